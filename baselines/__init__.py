@@ -1,0 +1,1 @@
+"""Baseline desmoking methods (classical and learned) behind the method interface."""

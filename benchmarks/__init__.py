@@ -1,0 +1,1 @@
+"""Metrics, the method runner, leaderboards and performance scripts."""

@@ -1,0 +1,1 @@
+"""Performance scripts: each compares against a reference in the same run and records figures."""

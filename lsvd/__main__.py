@@ -1,0 +1,7 @@
+"""``python -m lsvd`` lists the toolkit's commands."""
+
+print(
+    "LSVD toolkit commands:\n"
+    "  python -m lsvd.prepare   index LSVD folders, videos or the synthetic mini-LSVD into a dataset root\n"
+    "Run any of them with --help."
+)

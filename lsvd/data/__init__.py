@@ -1,0 +1,1 @@
+"""The data model: manifests, source indexers, synthetic data, smoke scoring, datasets."""

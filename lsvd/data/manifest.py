@@ -1,0 +1,300 @@
+"""The dataset root: Parquet manifests (clips, frames) and ``meta/info.json``.
+
+A dataset root written by ``python -m lsvd.prepare`` holds::
+
+    meta/info.json            format version, toolkit version, counts, schema, templates, source
+    meta/report.json          what the last run skipped and why
+    manifests/clips.parquet   one row per clip      (CLIP_SCHEMA)
+    manifests/frames.parquet  one row per frame     (FRAME_SCHEMA)
+    README.md                 dataset card (HF ``configs``)
+
+All three manifest files carry the same ``manifest_id`` (a content hash): a reader that finds
+different ids knows a write was interrupted between files and says to re-run ``prepare``.
+Frame ``path`` s are relative to the root, or absolute for sources indexed in place outside it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lsvd import __version__
+from lsvd.constants import (
+    CLIPS_FILE,
+    FORMAT_VERSION,
+    FRAMES_FILE,
+    INFO_FILE,
+    MANIFEST_ID_KEY,
+    PATH_TEMPLATES,
+)
+from lsvd.io.atomic import atomic_path, write_json
+
+CLIP_SCHEMA = pa.schema(
+    [
+        ("clip_id", pa.string()),
+        ("split", pa.string()),
+        ("source", pa.string()),
+        ("source_uri", pa.string()),
+        ("storage", pa.string()),
+        ("n_frames", pa.int32()),
+        ("height", pa.int32()),
+        ("width", pa.int32()),
+        ("fps", pa.float64()),
+        ("ps_frame_index", pa.int32()),
+        ("smoke_onset_index", pa.int32()),
+        ("onset_source", pa.string()),
+        ("mask_ref_index", pa.int32()),
+        ("has_clean", pa.bool_()),
+        ("metric_ref_path", pa.string()),
+        ("licence", pa.string()),
+        ("fingerprint", pa.string()),
+    ]
+)
+
+FRAME_SCHEMA = pa.schema(
+    [
+        ("clip_id", pa.string()),
+        ("frame_index", pa.int32()),
+        ("frame_number", pa.int64()),
+        ("role", pa.string()),
+        ("path", pa.string()),
+        ("timestamp_s", pa.float64()),
+        ("mask_path", pa.string()),
+        ("clean_path", pa.string()),
+        ("density_path", pa.string()),
+        ("smoke_score", pa.float32()),
+        ("bytes", pa.int64()),
+        ("mtime_ns", pa.int64()),
+        ("sha256", pa.string()),
+    ]
+)
+
+#: What each column means (written into info.json and the dataset card).
+COLUMN_DOCS: dict[str, str] = {
+    # clips
+    "clip_id": "unique clip name (LSVD clip folder name, or <video stem>[-<PS frame number>])",
+    "split": "train | test (or a user-given name); split_seed<N> columns hold splits the toolkit drew",
+    "source": "lsvd | video | synthetic",
+    "source_uri": "where the clip came from (folder, video file, or generator and seed)",
+    "storage": "png: one image file per frame; video: frames addressed inside a video file",
+    "n_frames": "frames in the clip, PS frame included",
+    "height": "frame height in pixels",
+    "width": "frame width in pixels",
+    "fps": "frames per second of the source video (null for image folders)",
+    "ps_frame_index": "frame_index of the pre-smoke (PS) frame: smoke-free, target and reference",
+    "smoke_onset_index": "frame_index of the first smoky frame (null if unknown)",
+    "onset_source": "how the onset is known: given | detected | synthetic | assumed",
+    "mask_ref_index": "frame_index whose mask the official loader uses for the whole clip (9)",
+    "has_clean": "clean (smoke-free) ground-truth frames exist for this clip",
+    "metric_ref_path": "reference image of the official metric protocol (LSVD_test_pro), if any",
+    "licence": "licence of the clip's pixels",
+    "fingerprint": "hash of the inputs (names, sizes, mtimes): unchanged inputs are skipped",
+    # frames
+    "frame_index": "position in the clip, 0..n_frames-1 (0 = the clip's first frame)",
+    "frame_number": "integer file name (image folders) or decoded frame number (videos)",
+    "role": "ps (the PS frame) | smoky (every other frame)",
+    "path": "image file, or video file for storage=video; relative to the root unless absolute",
+    "timestamp_s": "presentation time in the source video (null for image folders)",
+    "mask_path": "SelfSVD mask at 1/4 resolution (0/255), if generated or provided",
+    "clean_path": "clean ground-truth frame, if any",
+    "density_path": "smoke density map (16-bit PNG, value/65535), synthetic data only",
+    "smoke_score": "per-frame smoke score in [0, 1] (lsvd.data.smoke), null if not computed",
+    "bytes": "file size in bytes (null for frames inside a video)",
+    "mtime_ns": "file modification time (ns) when indexed",
+    "sha256": "file hash (only with --hash)",
+}
+
+
+class ManifestError(ValueError):
+    """A dataset root that cannot be read: missing, inconsistent or of an unknown format."""
+
+
+def _table(rows: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """Cast a DataFrame to ``schema`` (extra columns, e.g. ``split_seed0``, are kept as strings)."""
+    extra = [c for c in rows.columns if c not in schema.names]
+    fields = list(schema) + [pa.field(c, pa.string()) for c in extra]
+    full = pa.schema(fields)
+    missing = [c for c in schema.names if c not in rows.columns]
+    if missing:
+        raise ValueError(f"manifest rows lack columns {missing}; expected {schema.names}")
+    return pa.Table.from_pandas(rows[full.names], schema=full, preserve_index=False)
+
+
+def content_id(*tables: pa.Table) -> str:
+    """A short hash of the tables' content (Arrow IPC bytes, schema metadata excluded)."""
+    h = hashlib.sha256()
+    for table in tables:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema.remove_metadata()) as writer:
+            writer.write_table(table.replace_schema_metadata(None))
+        h.update(sink.getvalue().to_pybytes())
+    return h.hexdigest()[:20]
+
+
+def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _schema_doc(schema: pa.Schema) -> dict[str, dict[str, str]]:
+    return {f.name: {"type": str(f.type), "doc": COLUMN_DOCS.get(f.name, "")} for f in schema}
+
+
+def write_manifest(
+    root: str | os.PathLike[str],
+    clips: pd.DataFrame,
+    frames: pd.DataFrame,
+    *,
+    source: dict[str, Any],
+    extra_info: dict[str, Any] | None = None,
+) -> tuple[str, bool]:
+    """Write clips/frames Parquet and ``meta/info.json`` atomically; return (manifest_id, changed).
+
+    Rows are sorted (clips by ``clip_id``; frames by ``clip_id, frame_index``). When the
+    content equals what is on disk, nothing is rewritten (``changed`` is False).
+    """
+    root = Path(root)
+    clips = clips.sort_values("clip_id", kind="stable").reset_index(drop=True)
+    frames = frames.sort_values(["clip_id", "frame_index"], kind="stable").reset_index(drop=True)
+    clip_table, frame_table = _table(clips, CLIP_SCHEMA), _table(frames, FRAME_SCHEMA)
+    manifest_id = content_id(clip_table, frame_table)
+    info_path = root / INFO_FILE
+    old_info = _read_json(info_path) if info_path.exists() else None
+    if old_info is not None and old_info.get("manifest_id") == manifest_id and _ids_on_disk(root) == {manifest_id}:
+        return manifest_id, False
+    meta = {MANIFEST_ID_KEY: manifest_id.encode()}
+    for table, rel in ((frame_table, FRAMES_FILE), (clip_table, CLIPS_FILE)):
+        with atomic_path(root / rel) as tmp:
+            pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **meta}), tmp)
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    by_split = clips.groupby("split")["n_frames"].agg(["count", "sum"]) if len(clips) else None
+    info = {
+        "format_version": FORMAT_VERSION,
+        "toolkit_version": __version__,
+        "manifest_id": manifest_id,
+        "created_utc": (old_info or {}).get("created_utc", now),
+        "updated_utc": now,
+        "counts": {
+            "clips": int(len(clips)),
+            "frames": int(len(frames)),
+            "by_split": {
+                str(k): {"clips": int(v["count"]), "frames": int(v["sum"])} for k, v in by_split.iterrows()
+            }
+            if by_split is not None
+            else {},
+        },
+        "schema": {"clips": _schema_doc(clip_table.schema), "frames": _schema_doc(frame_table.schema)},
+        "path_templates": dict(PATH_TEMPLATES),
+        "files": {"clips": CLIPS_FILE, "frames": FRAMES_FILE},
+        "source": source,
+        "masks": None,
+        "flow_backend": None,
+        **(extra_info or {}),
+    }
+    write_json(info_path, info)
+    return manifest_id, True
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ManifestError(f"{path}: unreadable JSON ({exc}); re-run `python -m lsvd.prepare`") from exc
+
+
+def _ids_on_disk(root: Path) -> set[str | None]:
+    ids = set()
+    for rel in (CLIPS_FILE, FRAMES_FILE):
+        try:
+            md = pq.read_schema(root / rel).metadata or {}
+        except (OSError, pa.ArrowInvalid):
+            return {None}
+        ids.add(md.get(MANIFEST_ID_KEY, b"").decode() or None)
+    return ids
+
+
+def check_format_version(version: str, where: str) -> None:
+    """Refuse a dataset whose major format version differs from ours, saying how to migrate."""
+    major = str(version).split(".")[0]
+    ours = FORMAT_VERSION.split(".")[0]
+    if major != ours:
+        raise ManifestError(
+            f"{where}: dataset format version {version} is not readable by lsvd-toolkit {__version__} "
+            f"(format {FORMAT_VERSION}). Re-index the source with this version "
+            "(`python -m lsvd.prepare --root <new root> ...`), or install the toolkit version that wrote it "
+            "(see toolkit_version in meta/info.json)."
+        )
+
+
+@dataclass
+class Manifest:
+    """A loaded dataset root. ``clips`` and ``frames`` are DataFrames with the schemas above."""
+
+    root: Path
+    info: dict[str, Any]
+    clips: pd.DataFrame
+    frames: pd.DataFrame
+
+    @classmethod
+    def load(cls, root: str | os.PathLike[str]) -> Manifest:
+        """Read and validate a dataset root (format version, manifest ids, row consistency)."""
+        root = Path(root).expanduser()
+        info_path = root / INFO_FILE
+        if not info_path.exists():
+            raise ManifestError(
+                f"{root}: not a prepared dataset root (expected {INFO_FILE}); "
+                "create one with `python -m lsvd.prepare --root ROOT ...`"
+            )
+        info = _read_json(info_path)
+        check_format_version(info.get("format_version", "?"), str(info_path))
+        ids = _ids_on_disk(root)
+        if ids != {info.get("manifest_id")}:
+            raise ManifestError(
+                f"{root}: manifests are inconsistent (ids {sorted(map(str, ids))} vs info.json "
+                f"{info.get('manifest_id')}), probably from an interrupted run; re-run `python -m lsvd.prepare`"
+            )
+        clips = pq.read_table(root / CLIPS_FILE).to_pandas()
+        frames = pq.read_table(root / FRAMES_FILE).to_pandas()
+        return cls(root=root, info=info, clips=clips, frames=frames)
+
+    @property
+    def manifest_id(self) -> str:
+        return self.info["manifest_id"]
+
+    def resolve(self, path: str | None) -> Path | None:
+        """Absolute path of a manifest ``path`` (relative ones are under the root)."""
+        if path is None or (isinstance(path, float) and pd.isna(path)):
+            return None
+        p = Path(path)
+        return p if p.is_absolute() else self.root / p
+
+    def clip(self, clip_id: str) -> pd.Series:
+        rows = self.clips[self.clips["clip_id"] == clip_id]
+        if rows.empty:
+            raise KeyError(f"no clip {clip_id!r} in {self.root} (it has {len(self.clips)} clips)")
+        return rows.iloc[0]
+
+    def clip_frames(self, clip_id: str) -> pd.DataFrame:
+        """The clip's frame rows in ``frame_index`` order."""
+        return self.frames[self.frames["clip_id"] == clip_id].sort_values("frame_index").reset_index(drop=True)
+
+    def clip_ids(self, split: str | None = None) -> list[str]:
+        """Clip ids, sorted, optionally of one split (error listing the splits if unknown)."""
+        if split is None:
+            return sorted(self.clips["clip_id"])
+        splits = sorted(self.clips["split"].unique())
+        if split not in splits:
+            raise ValueError(f"unknown split {split!r} in {self.root}; it has {splits}")
+        return sorted(self.clips.loc[self.clips["split"] == split, "clip_id"])

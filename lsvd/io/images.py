@@ -1,0 +1,118 @@
+"""Image files: fast header probing (no pixel decoding), RGB reading and PNG writing.
+
+Pixels are ``uint8`` RGB arrays of shape ``(H, W, 3)`` everywhere in the toolkit; OpenCV's
+BGR order stays inside this module.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+class ImageError(ValueError):
+    """An image file that cannot be used (empty, truncated, unreadable or not an image)."""
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What a file's header says: size in pixels and channel count."""
+
+    width: int
+    height: int
+    channels: int
+
+
+def probe_image(path: str | os.PathLike[str], size: int | None = None) -> ImageHeader:
+    """Read an image's size from its header without decoding pixels.
+
+    PNG is parsed directly (signature, IHDR, and the IEND trailer to catch truncation);
+    other formats fall back to a full OpenCV decode. ``size`` is the file size in bytes
+    when the caller already has it (saves a ``stat``). Raises :class:`ImageError`.
+    """
+    path = Path(path)
+    if size is None:
+        size = path.stat().st_size
+    if size == 0:
+        raise ImageError(f"{path}: zero-byte file (expected an image); re-export or remove it")
+    if path.suffix.lower() != ".png":
+        return _probe_by_decoding(path)
+    with open(path, "rb") as fh:
+        head = fh.read(33)
+        if len(head) < 33 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
+            raise ImageError(f"{path}: not a PNG file (bad signature or missing IHDR header)")
+        width, height, _depth, colour_type = struct.unpack(">IIBB", head[16:26])
+        fh.seek(max(size - 12, 0))
+        if fh.read(12) != _PNG_IEND:
+            raise ImageError(
+                f"{path}: truncated PNG (no IEND trailer; the file was cut short); "
+                "re-export the frame or remove it"
+            )
+    channels = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}.get(colour_type)
+    if channels is None or width == 0 or height == 0:
+        raise ImageError(f"{path}: invalid PNG header (colour type {colour_type}, {width}x{height})")
+    return ImageHeader(width=width, height=height, channels=channels)
+
+
+def _probe_by_decoding(path: Path) -> ImageHeader:
+    img = _imread(path)
+    return ImageHeader(width=img.shape[1], height=img.shape[0], channels=1 if img.ndim == 2 else img.shape[2])
+
+
+def _imread(path: Path, flags: int | None = None) -> np.ndarray:
+    import cv2
+
+    data = np.fromfile(path, dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED if flags is None else flags) if data.size else None
+    if img is None:
+        raise ImageError(f"{path}: unreadable image (decoder failed; the file may be corrupt)")
+    return img
+
+
+def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
+    """Decode an image file to ``uint8`` RGB ``(H, W, 3)``; an alpha channel is dropped.
+
+    Grayscale images are repeated to three channels; 16-bit images are scaled to 8 bits.
+    """
+    import cv2
+
+    img = _imread(Path(path))
+    if img.dtype == np.uint16:
+        img = (img.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    if img.ndim == 2:
+        return np.repeat(img[:, :, None], 3, axis=2)
+    if img.shape[2] == 4:
+        img = img[:, :, :3]
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def read_gray(path: str | os.PathLike[str]) -> np.ndarray:
+    """Decode a single-channel image (a mask, a density map) to its stored dtype, ``(H, W)``."""
+    img = _imread(Path(path))
+    return img if img.ndim == 2 else img[:, :, 0]
+
+
+def encode_png(image: np.ndarray, compression: int = 1) -> bytes:
+    """Encode ``uint8``/``uint16`` RGB ``(H, W, 3)`` or gray ``(H, W)`` to PNG bytes."""
+    import cv2
+
+    if image.ndim == 3:
+        image = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, compression])
+    if not ok:
+        raise ImageError(f"PNG encoding failed for an array of shape {image.shape}, dtype {image.dtype}")
+    return buf.tobytes()
+
+
+def write_png(path: str | os.PathLike[str], image: np.ndarray, compression: int = 1) -> None:
+    """Write ``image`` (see :func:`encode_png`) to ``path`` (not atomic; use inside ``atomic_dir``)."""
+    Path(path).write_bytes(encode_png(image, compression))

@@ -1,0 +1,155 @@
+"""Video files through PyAV (FFmpeg): probing, frame iteration with timestamps, random access,
+and H.264 writing. Frames are ``uint8`` RGB ``(H, W, 3)``.
+
+Frame numbers count decoded frames from 0 in presentation order; timestamps are the frames'
+presentation times in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg")
+
+
+class VideoError(ValueError):
+    """A video that cannot be used (unreadable, truncated, no video stream)."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Container-level facts; ``n_frames`` may be 0 when the container does not say."""
+
+    width: int
+    height: int
+    fps: float | None
+    n_frames: int
+    codec: str
+    duration_s: float | None
+
+
+@dataclass(frozen=True)
+class VideoFrame:
+    number: int
+    timestamp_s: float | None
+    rgb: np.ndarray
+
+
+def _open(path: str | os.PathLike[str]):
+    import av
+
+    path = Path(path)
+    if not path.exists():
+        raise VideoError(f"{path}: no such video file")
+    if path.stat().st_size == 0:
+        raise VideoError(f"{path}: zero-byte file (expected a video); re-export or remove it")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise VideoError(f"{path}: unreadable video ({exc}); check the file plays, or re-encode it") from exc
+    if not container.streams.video:
+        container.close()
+        raise VideoError(f"{path}: no video stream found (audio-only or not a video)")
+    return container
+
+
+def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
+    """Read a video's size, rate and frame count from its container, without decoding."""
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate
+        duration = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+        return VideoInfo(
+            width=stream.codec_context.width,
+            height=stream.codec_context.height,
+            fps=float(rate) if rate else None,
+            n_frames=int(stream.frames or 0),
+            codec=stream.codec_context.name,
+            duration_s=duration,
+        )
+
+
+def iter_frames(path: str | os.PathLike[str], *, size: tuple[int, int] | None = None) -> Iterator[VideoFrame]:
+    """Decode every frame in order. ``size=(width, height)`` rescales in FFmpeg (cheap).
+
+    Raises :class:`VideoError` if decoding fails part-way (a truncated or corrupt file),
+    naming the number of frames decoded before the failure.
+    """
+    import av
+
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        number = 0
+        try:
+            for frame in container.decode(stream):
+                kw = {"width": size[0], "height": size[1]} if size else {}
+                rgb = frame.to_ndarray(format="rgb24", **kw)
+                yield VideoFrame(number, float(frame.time) if frame.time is not None else None, rgb)
+                number += 1
+        except av.FFmpegError as exc:
+            raise VideoError(
+                f"{path}: decoding failed after {number} frames ({exc}); the file is truncated or corrupt"
+            ) from exc
+
+
+def read_frames(path: str | os.PathLike[str], frame_numbers: Iterable[int]) -> dict[int, np.ndarray]:
+    """Decode the requested frame numbers (any order) and return ``{number: rgb}``.
+
+    Decodes from the start up to the largest requested number; use a PNG-stored dataset
+    (``prepare --store png``) when you need fast random access into long videos.
+    """
+    wanted = sorted(set(int(n) for n in frame_numbers))
+    if not wanted:
+        return {}
+    out: dict[int, np.ndarray] = {}
+    for frame in iter_frames(path):
+        if frame.number in wanted:
+            out[frame.number] = frame.rgb
+        if frame.number >= wanted[-1]:
+            break
+    missing = [n for n in wanted if n not in out]
+    if missing:
+        raise VideoError(f"{path}: frames {missing[:5]}{'...' if len(missing) > 5 else ''} not found "
+                         f"(the video has fewer frames than its manifest says; re-run prepare)")
+    return out
+
+
+def write_video(
+    path: str | os.PathLike[str],
+    frames: Iterable[np.ndarray],
+    fps: float = 25.0,
+    *,
+    codec: str = "libx264",
+    crf: int = 18,
+) -> int:
+    """Encode RGB frames to a video file (H.264/yuv420p by default); returns the frame count.
+
+    Width and height must be even for yuv420p. Writes to a temporary file and renames it.
+    """
+    import av
+
+    from lsvd.io.atomic import atomic_path
+
+    path = Path(path)
+    n = 0
+    with atomic_path(path) as tmp:
+        fmt = path.suffix.lstrip(".") or "mp4"
+        with av.open(str(tmp), mode="w", format={"mkv": "matroska", "m4v": "mp4"}.get(fmt, fmt)) as container:
+            stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+            stream.pix_fmt = "yuv420p"
+            if codec == "libx264":
+                stream.options = {"crf": str(crf)}
+            for rgb in frames:
+                if n == 0:
+                    stream.height, stream.width = rgb.shape[:2]
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")))
+                n += 1
+            container.mux(stream.encode())
+    return n

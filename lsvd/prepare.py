@@ -1,0 +1,285 @@
+"""``python -m lsvd.prepare``: index LSVD folders, raw videos or the built-in synthetic
+mini-LSVD into a versioned dataset root (Parquet manifests + meta/info.json + dataset card).
+
+Examples::
+
+    python -m lsvd.prepare                                  # synthetic mini-LSVD (default preset)
+    python -m lsvd.prepare --synthetic --preset tiny --root /tmp/tiny
+    python -m lsvd.prepare --lsvd /data/LSVD --root /data/lsvd-root --hash
+    python -m lsvd.prepare --videos case1.mp4 more_videos/ --root /data/my-root --store png
+    python -m lsvd.prepare --videos clips/ --onsets onsets.csv --split auto --test-fraction 0.2
+
+Re-running is incremental (unchanged inputs are skipped; nothing is rewritten when nothing
+changed) and safe (manifests are replaced atomically; a killed run leaves the old ones).
+Bad inputs are skipped and listed in ``meta/report.json``; ``--strict`` fails instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from lsvd.constants import (
+    INFO_FILE,
+    REPORT_FILE,
+    SOURCE_LSVD,
+    SOURCE_SYNTHETIC,
+    SOURCE_VIDEO,
+    SYNTHETIC_DIR,
+    lsvd_home,
+)
+from lsvd.data.lsvd_layout import IndexResult, index_lsvd
+from lsvd.data.manifest import Manifest, ManifestError, write_manifest
+from lsvd.data.problems import BadInputError, ProblemLog
+from lsvd.io.atomic import write_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PrepareSummary:
+    """What a prepare run did (also printed at the end of the command)."""
+
+    root: Path
+    source: str
+    clips: int
+    frames: int
+    by_split: dict[str, int]
+    indexed: int
+    reused: int
+    removed: int
+    problems: dict[str, int]
+    changed: bool
+    seconds: float
+    extras: dict[str, str] = field(default_factory=dict)
+
+    def render(self) -> str:
+        splits = ", ".join(f"{k}: {v}" for k, v in sorted(self.by_split.items())) or "none"
+        lines = [
+            f"dataset root   {self.root}",
+            f"source         {self.source}",
+            f"clips          {self.clips} ({splits}); {self.frames} frames",
+            f"this run       {self.indexed} clip(s) indexed, {self.reused} unchanged, {self.removed} removed; "
+            f"manifests {'written' if self.changed else 'unchanged'} in {self.seconds:.1f} s",
+        ]
+        if self.problems:
+            kinds = ", ".join(f"{k}: {v}" for k, v in self.problems.items())
+            lines.append(f"skipped        {sum(self.problems.values())} problem(s) ({kinds}); see {REPORT_FILE}")
+        lines += [f"{k:<14} {v}" for k, v in self.extras.items()]
+        return "\n".join(lines)
+
+
+def _previous(root: Path, source_kind: str, force: bool) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The root's last manifest rows, after checking the root belongs to this source kind."""
+    if not (root / INFO_FILE).exists():
+        return None
+    try:
+        manifest = Manifest.load(root)
+    except ManifestError as exc:
+        log.warning("previous manifest not reusable (%s); indexing from scratch", exc)
+        return None
+    kind = manifest.info.get("source", {}).get("kind")
+    if kind != source_kind and not force:
+        raise ManifestError(
+            f"{root} holds a dataset prepared from a {kind!r} source, not {source_kind!r}; "
+            "use another --root (one source per root), or --force to replace it"
+        )
+    return manifest.clips, manifest.frames
+
+
+def _fill_smoke_scores(frames: pd.DataFrame, root: Path, progress: bool) -> pd.DataFrame:
+    """Compute missing ``smoke_score`` values of PNG-stored frames (decodes those frames)."""
+    from lsvd.data.smoke import smoke_score
+    from lsvd.io.images import read_rgb
+
+    todo = np.flatnonzero(frames["smoke_score"].isna().to_numpy())
+    if not len(todo):
+        return frames
+    frames = frames.copy()
+    scores = frames["smoke_score"].astype("float64").to_numpy().copy()
+    for i in tqdm(todo, desc="smoke scores", unit="frame", disable=not progress):
+        path = Path(frames.at[i, "path"])
+        scores[i] = smoke_score(read_rgb(path if path.is_absolute() else root / path))
+    frames["smoke_score"] = scores
+    return frames
+
+
+def _finish(root: Path, result: IndexResult, log_: ProblemLog, source: dict, previous, t0: float,
+            extras: dict[str, str] | None = None) -> PrepareSummary:
+    """Strict check, write manifests + report + card, and summarise."""
+    log_.check()
+    if result.clips.empty:
+        raise BadInputError(log_.problems, header=f"no usable clip found in {source.get('uri')}")
+    from lsvd.hf import write_dataset_card
+
+    manifest_id, changed = write_manifest(root, result.clips, result.frames, source=source)
+    write_json(root / REPORT_FILE, {"manifest_id": manifest_id, **log_.to_json()})
+    if changed or not (root / "README.md").exists():
+        write_dataset_card(Manifest.load(root))
+    prev_ids = set(previous[0]["clip_id"]) if previous is not None and len(previous[0]) else set()
+    by_split = result.clips.groupby("split").size().to_dict()
+    return PrepareSummary(
+        root=root, source=source["kind"], clips=len(result.clips), frames=len(result.frames),
+        by_split={str(k): int(v) for k, v in by_split.items()}, indexed=result.indexed, reused=result.reused,
+        removed=len(prev_ids - set(result.clips["clip_id"])), problems=log_.counts(), changed=changed,
+        seconds=time.perf_counter() - t0, extras=extras or {},
+    )
+
+
+def prepare_lsvd(src: str | Path, root: str | Path, *, strict: bool = False, hash_files: bool = False,
+                 smoke_scores: bool = False, licence: str | None = None, force: bool = False,
+                 progress: bool = True) -> PrepareSummary:
+    """Index an official LSVD tree in place (see :mod:`lsvd.data.lsvd_layout`)."""
+    t0 = time.perf_counter()
+    src, root = Path(src).expanduser().resolve(), Path(root).expanduser().resolve()
+    previous = _previous(root, SOURCE_LSVD, force)
+    problems = ProblemLog(strict=strict)
+    kw = {"licence": licence} if licence else {}
+    result = index_lsvd(src, root, problems, previous=previous, hash_files=hash_files, progress=progress, **kw)
+    if smoke_scores and not result.clips.empty:
+        result.frames = _fill_smoke_scores(result.frames, root, progress)
+    source = {"kind": SOURCE_LSVD, "uri": src.as_posix(), "description": "official LSVD folder layout, "
+              "indexed in place (frame 0 of each clip is its PS frame)", "hashed": hash_files}
+    return _finish(root, result, problems, source, previous, t0)
+
+
+def prepare_synthetic(root: str | Path, *, preset: str = "default", seed: int | None = None,
+                      strict: bool = False, force: bool = False, progress: bool = True) -> PrepareSummary:
+    """Generate the synthetic mini-LSVD under ``root/synthetic`` and index it."""
+    from lsvd.data.synthetic import PRESETS, generate
+
+    t0 = time.perf_counter()
+    root = Path(root).expanduser().resolve()
+    if preset not in PRESETS:
+        raise ValueError(f"unknown synthetic preset {preset!r}; choose one of {sorted(PRESETS)}")
+    config = PRESETS[preset] if seed is None else dataclasses.replace(PRESETS[preset], seed=seed)
+    previous = _previous(root, SOURCE_SYNTHETIC, force)
+    gen_dir = root / SYNTHETIC_DIR
+    clips_meta = {c.name: c for c in generate(gen_dir, config, progress=progress)}
+    problems = ProblemLog(strict=strict)
+    result = index_lsvd(gen_dir, root, problems, previous=previous, licence="CC0-1.0", progress=progress)
+    meta = json.loads((gen_dir / "synthetic.json").read_text())
+    uri = f"lsvd.data.synthetic?preset={preset}&seed={config.seed}&version={meta['version']}"
+    c = result.clips
+    if not c.empty:
+        c["source"] = SOURCE_SYNTHETIC
+        c["source_uri"] = uri
+        c["smoke_onset_index"] = [clips_meta[i].onset_index for i in c["clip_id"]]
+        c["onset_source"] = "synthetic"
+        result.frames = _fill_smoke_scores(result.frames, root, progress)
+    source = {"kind": SOURCE_SYNTHETIC, "uri": uri, "description": "built-in synthetic mini-LSVD: rendered "
+              "laparoscopic-like clips with smoke composed by I = J*t + A*(1-t); clean frames and density "
+              "included", "config": dataclasses.asdict(config), "preset": preset}
+    return _finish(root, result, problems, source, previous, t0,
+                   extras={"contact sheet": str(gen_dir / "contact_sheet.png")})
+
+
+def prepare_videos(paths: list[str | Path], root: str | Path, *, strict: bool = False, force: bool = False,
+                   progress: bool = True, **options) -> PrepareSummary:
+    """Ingest raw videos (see :mod:`lsvd.data.videos` for ``options``)."""
+    from lsvd.data.videos import VideoOptions, index_videos
+
+    t0 = time.perf_counter()
+    root = Path(root).expanduser().resolve()
+    opts = VideoOptions(**options)
+    previous = _previous(root, SOURCE_VIDEO, force)
+    problems = ProblemLog(strict=strict)
+    result = index_videos([Path(p) for p in paths], root, problems, opts, previous=previous, progress=progress)
+    source = {"kind": SOURCE_VIDEO, "uri": ", ".join(Path(p).expanduser().resolve().as_posix() for p in paths),
+              "description": "raw videos: PS frames and smoke onsets "
+              + ("given by the user" if opts.onsets else "detected with lsvd.data.smoke"),
+              "options": opts.to_json()}
+    return _finish(root, result, problems, source, previous, t0)
+
+
+def default_root(args: argparse.Namespace) -> Path:
+    """``$LSVD_HOME/datasets/<name>`` for the chosen source."""
+    if args.lsvd:
+        name = "lsvd"
+    elif args.videos:
+        name = "videos"
+    else:
+        name = f"synthetic-{args.preset}" + (f"-seed{args.seed}" if args.seed is not None else "")
+    return lsvd_home() / "datasets" / name
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m lsvd.prepare", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--synthetic", action="store_true", help="generate and index the synthetic mini-LSVD "
+                     "(the default when no source is given)")
+    src.add_argument("--lsvd", metavar="DIR", help="an official LSVD tree (LSVD_train/, LSVD_test/, ...)")
+    src.add_argument("--videos", nargs="+", metavar="PATH", help="video files or folders of videos")
+    p.add_argument("--root", type=Path, help="dataset root to write (default: $LSVD_HOME/datasets/<source>)")
+    p.add_argument("--strict", action="store_true", help="fail on bad input (listing every problem) "
+                   "instead of skipping it")
+    p.add_argument("--hash", action="store_true", help="record sha256 of every frame file (LSVD, PNG)")
+    p.add_argument("--force", action="store_true", help="replace a root prepared from another source kind")
+    p.add_argument("--licence", help="licence of the pixels, recorded per clip")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    g = p.add_argument_group("synthetic")
+    g.add_argument("--preset", default="default", help="synthetic preset: default | tiny")
+    g.add_argument("--seed", type=int, help="synthetic seed (default: the preset's)")
+    g = p.add_argument_group("lsvd")
+    g.add_argument("--smoke-scores", action="store_true", help="decode frames to compute smoke scores")
+    g = p.add_argument_group("videos")
+    g.add_argument("--store", choices=("video", "png"), default="video",
+                   help="keep frames inside the videos (default; addressed by frame number and timestamp) "
+                   "or extract the clips' frames as PNG under the root (fast random access for training)")
+    g.add_argument("--cut", choices=("auto", "events", "whole"), default="auto",
+                   help="events: cut long videos into clips at detected smoke events; whole: one clip per "
+                   "video starting at its PS frame; auto (default): whole for videos of at most "
+                   "--max-clip-frames frames, events otherwise")
+    g.add_argument("--onsets", type=Path, help="CSV with columns video, ps_frame[, onset_frame, end_frame]: "
+                   "user-given PS frames and onsets (one row per clip) instead of detection")
+    g.add_argument("--min-clip-frames", type=int, default=10)
+    g.add_argument("--max-clip-frames", type=int, default=100)
+    g.add_argument("--split", default="test", help="split name for every clip, or 'auto' to draw "
+                   "train/test per video with --test-fraction and --split-seed")
+    g.add_argument("--test-fraction", type=float, default=0.2)
+    g.add_argument("--split-seed", type=int, default=0)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from lsvd.logging_utils import init_logging
+
+    args = build_parser().parse_args(argv)
+    init_logging(args.verbose)
+    root = args.root or default_root(args)
+    progress = not args.no_progress
+    try:
+        if args.lsvd:
+            summary = prepare_lsvd(args.lsvd, root, strict=args.strict, hash_files=args.hash,
+                                   smoke_scores=args.smoke_scores, licence=args.licence, force=args.force,
+                                   progress=progress)
+        elif args.videos:
+            summary = prepare_videos(
+                args.videos, root, strict=args.strict, force=args.force, progress=progress,
+                store=args.store, cut=args.cut, onsets=args.onsets, min_clip_frames=args.min_clip_frames,
+                max_clip_frames=args.max_clip_frames, split=args.split, test_fraction=args.test_fraction,
+                split_seed=args.split_seed, hash_files=args.hash, licence=args.licence or "unknown")
+        else:
+            summary = prepare_synthetic(root, preset=args.preset, seed=args.seed, strict=args.strict,
+                                        force=args.force, progress=progress)
+    except (BadInputError, ManifestError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary.render())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

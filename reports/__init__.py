@@ -1,0 +1,1 @@
+"""Tables, figures and report pages built from result files only."""
