@@ -130,13 +130,13 @@ def _table(rows: pd.DataFrame, schema: pa.Schema) -> pa.Table:
 
 
 def content_id(*tables: pa.Table) -> str:
-    """A short hash of the tables' content (Arrow IPC bytes, schema metadata excluded)."""
+    """A short hash of the tables' content: column names, types and values (nulls canonical)."""
     h = hashlib.sha256()
     for table in tables:
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, table.schema.remove_metadata()) as writer:
-            writer.write_table(table.replace_schema_metadata(None))
-        h.update(sink.getvalue().to_pybytes())
+        h.update(str(table.schema.remove_metadata()).encode())
+        if table.num_rows:
+            rows = pd.util.hash_pandas_object(table.to_pandas(), index=False)
+            h.update(rows.to_numpy().tobytes())
     return h.hexdigest()[:20]
 
 
