@@ -281,7 +281,7 @@ def index_lsvd(
         sides.append(_list_frames(pro, None) if split == "test" and pro.is_dir() else None)
         fingerprint = _fingerprint(frames, *sides) + ("h" if hash_files else "") + split
         old = prev_clips.get(clip_dir.name)
-        if old is not None and old.fingerprint == fingerprint and old.source == SOURCE_LSVD:
+        if old is not None and old.fingerprint == fingerprint:
             clip_rows.append(old._asdict())
             frame_parts.append(prev_frames[clip_dir.name])
             reused += 1
