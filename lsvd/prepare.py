@@ -124,8 +124,7 @@ def _finish(root: Path, result: IndexResult, log_: ProblemLog, source: dict, pre
 
     manifest_id, changed = write_manifest(root, result.clips, result.frames, source=source)
     write_json(root / REPORT_FILE, {"manifest_id": manifest_id, **log_.to_json()})
-    if changed or not (root / "README.md").exists():
-        write_dataset_card(Manifest.load(root))
+    write_dataset_card(Manifest.load(root))  # writes nothing when the card is current
     prev_ids = set(previous[0]["clip_id"]) if previous is not None and len(previous[0]) else set()
     by_split = result.clips.groupby("split").size().to_dict()
     return PrepareSummary(

@@ -67,3 +67,18 @@ def test_atomic_dir_replaces_whole_folder(tmp_path: Path):
         (d / "3.txt").write_text("z")
     assert sorted(p.name for p in (tmp_path / "clip").iterdir()) == ["3.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip"]
+
+
+def test_atomic_writes_use_the_usual_modes(tmp_path: Path):
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        write_json(tmp_path / "f.json", {})
+        with atomic_dir(tmp_path / "d") as d:
+            (d / "x").write_text("x")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "f.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755

@@ -1,0 +1,330 @@
+"""lsvd.hf: datasets views of a root, the dataset card (offline load_dataset) and the Hub folder."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+import datasets  # noqa: E402
+
+from lsvd import hf  # noqa: E402
+from lsvd.data.manifest import COLUMN_DOCS, Manifest, write_manifest  # noqa: E402
+from lsvd.io.images import write_png  # noqa: E402
+from lsvd.io.video import read_frames, write_video  # noqa: E402
+
+H, W = 32, 48
+SIZES = {"a": 12, "b": 10, "v": 10}
+
+
+def _frames(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(n, H, W, 3), dtype=np.uint8)
+
+
+def _clip_row(clip_id: str, split: str, storage: str, n: int, ps: int, *, has_clean: bool, licence: str) -> dict:
+    return {
+        "clip_id": clip_id, "split": split, "source": "synthetic", "source_uri": f"test:{clip_id}",
+        "storage": storage, "n_frames": n, "height": H, "width": W, "fps": 10.0 if storage == "video" else None,
+        "ps_frame_index": ps, "smoke_onset_index": ps + 1, "onset_source": "given", "mask_ref_index": 9,
+        "has_clean": has_clean, "metric_ref_path": None, "licence": licence, "fingerprint": f"fp-{clip_id}",
+        "split_seed0": "train" if clip_id == "a" else "test",
+    }
+
+
+def _frame_rows(clip_id: str, paths: list[str], ps: int, **cols) -> pd.DataFrame:
+    n = len(paths)
+    return pd.DataFrame({
+        "clip_id": clip_id, "frame_index": np.arange(n), "frame_number": np.arange(n) + 3, "role":
+        ["ps" if i == ps else "smoky" for i in range(n)], "path": paths,
+        "timestamp_s": cols.get("timestamp_s", [None] * n), "mask_path": cols.get("mask_path", [None] * n),
+        "clean_path": cols.get("clean_path", [None] * n), "density_path": [None] * n,
+        "smoke_score": np.linspace(0, 1, n), "bytes": [100] * n, "mtime_ns": [1] * n, "sha256": [None] * n,
+    })
+
+
+def build_root(base: Path) -> dict:
+    """A tiny root: clip a (train, PNGs under the root, clean frames), clip b (test, PNGs indexed in place
+    outside the root, PS at index 1, masks under the root), clip v (test, frames inside a video outside it)."""
+    root, src = base / "root", base / "src"
+    pix = {"a": _frames(12, 1), "b": _frames(10, 2), "clean_a": 255 - _frames(12, 1), "v": _frames(13, 3)}
+    pix["mask_b"] = np.where(np.random.default_rng(4).random((10, H // 4, W // 4)) > 0.5, 255, 0).astype(np.uint8)
+    for i in range(12):
+        for rel, img in ((f"frames/a/{i:08d}.png", pix["a"][i]), (f"clean/a/{i:08d}.png", pix["clean_a"][i])):
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            write_png(root / rel, img)
+    for i in range(10):
+        (src / "LSVD_test/b").mkdir(parents=True, exist_ok=True)
+        (root / "masks/b").mkdir(parents=True, exist_ok=True)
+        write_png(src / f"LSVD_test/b/{i:08d}.png", pix["b"][i])
+        write_png(root / f"masks/b/{i:08d}.png", pix["mask_b"][i])
+    video = src / "v.mp4"
+    write_video(video, pix["v"], fps=10.0)
+    clips = pd.DataFrame([
+        _clip_row("a", "train", "png", 12, 0, has_clean=True, licence="CC0-1.0"),
+        _clip_row("b", "test", "png", 10, 1, has_clean=False, licence="CC0-1.0"),
+        _clip_row("v", "test", "video", 10, 0, has_clean=False, licence="Custom research licence"),
+    ])
+    frames = pd.concat([
+        _frame_rows("a", [f"frames/a/{i:08d}.png" for i in range(12)], 0,
+                    clean_path=[f"clean/a/{i:08d}.png" for i in range(12)]),
+        _frame_rows("b", [(src / f"LSVD_test/b/{i:08d}.png").as_posix() for i in range(10)], 1,
+                    mask_path=[f"masks/b/{i:08d}.png" for i in range(10)]),
+        _frame_rows("v", [video.as_posix()] * 10, 0, timestamp_s=[(i + 3) / 10 for i in range(10)]),
+    ], ignore_index=True)
+    write_manifest(root, clips, frames, source={"kind": "synthetic", "uri": "test", "description": "unit-test root"})
+    return {"root": root, "src": src, "video": video, **pix}
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> dict:
+    return build_root(tmp_path)
+
+
+def _px(image) -> np.ndarray:
+    return np.asarray(image)
+
+
+def _by_clip(ds: datasets.Dataset, clip_id: str) -> list[dict]:
+    return [row for row in ds if row["clip_id"] == clip_id]
+
+
+def test_load_frames_config(tiny):
+    dd = hf.load(tiny["root"])
+    assert isinstance(dd, datasets.DatasetDict) and sorted(dd) == ["test", "train"]
+    assert dd["train"].num_rows == 12 and dd["test"].num_rows == 20
+    feats = dd["train"].features
+    for name in ("image", "ps_image", "mask", "clean", "density"):
+        assert isinstance(feats[name], datasets.Image)
+    assert isinstance(feats["video"], datasets.Video) and feats["video"].decode is False
+    assert feats["frame_index"] == datasets.Value("int32") and feats["smoke_score"] == datasets.Value("float32")
+
+    rows = list(dd["train"])
+    assert [r["frame_index"] for r in rows] == list(range(12))
+    for i, row in enumerate(rows):
+        assert np.array_equal(_px(row["image"]), tiny["a"][i])
+        assert np.array_equal(_px(row["ps_image"]), tiny["a"][0])
+        assert np.array_equal(_px(row["clean"]), tiny["clean_a"][i])
+        assert row["mask"] is None and row["density"] is None and row["video"] is None
+        assert row["split"] == "train" and row["storage"] == "png" and row["path"] == f"frames/a/{i:08d}.png"
+
+    b = _by_clip(dd["test"], "b")
+    assert len(b) == 10
+    for i, row in enumerate(b):
+        assert np.array_equal(_px(row["image"]), tiny["b"][i])  # absolute path outside the root
+        assert np.array_equal(_px(row["ps_image"]), tiny["b"][1])  # role ps, not frame 0
+        assert row["mask"].mode == "L" and np.array_equal(_px(row["mask"]), tiny["mask_b"][i])
+        assert row["clean"] is None
+    assert [r["role"] for r in b][:2] == ["smoky", "ps"]
+
+    v = _by_clip(dd["test"], "v")
+    assert len(v) == 10
+    for i, row in enumerate(v):
+        assert row["image"] is None and row["ps_image"] is None
+        assert row["video"] == {"path": tiny["video"].as_posix(), "bytes": None}
+        assert row["frame_number"] == i + 3 and row["timestamp_s"] == pytest.approx((i + 3) / 10)
+        assert row["storage"] == "video"
+
+
+def test_load_clips_config_and_split(tiny):
+    test = hf.load(tiny["root"], "clips", split="test")
+    assert isinstance(test, datasets.Dataset) and test.num_rows == 2
+    feats = test.features
+    assert isinstance(feats["ps_image"], datasets.Image) and isinstance(feats["video"], datasets.Video)
+    assert isinstance(feats["frames"].feature, datasets.Image)
+    assert feats["split_seed0"] == datasets.Value("string")
+    b, v = list(test)
+    assert (b["clip_id"], v["clip_id"]) == ("b", "v")
+    assert b["n_frames"] == 10 and b["ps_frame_index"] == 1 and b["licence"] == "CC0-1.0"
+    assert [np.array_equal(_px(f), tiny["b"][i]) for i, f in enumerate(b["frames"])] == [True] * 10
+    assert np.array_equal(_px(b["ps_image"]), tiny["b"][1])
+    assert len(b["masks"]) == 10 and np.array_equal(_px(b["masks"][3]), tiny["mask_b"][3])
+    assert b["clean_frames"] is None and b["densities"] is None and b["video"] is None
+    assert v["frames"] is None and v["ps_image"] is None and v["masks"] is None
+    assert v["video"] == {"path": tiny["video"].as_posix(), "bytes": None}
+
+    train = hf.load(tiny["root"], "clips", split="train")
+    (a,) = list(train)
+    assert len(a["clean_frames"]) == 12 and np.array_equal(_px(a["clean_frames"][5]), tiny["clean_a"][5])
+    assert a["masks"] is None and a["split_seed0"] == "train"
+
+
+def test_load_rejects_unknown_config_and_split(tiny):
+    with pytest.raises(ValueError, match="unknown config 'pairs'"):
+        hf.load(tiny["root"], "pairs")
+    with pytest.raises(ValueError, match=r"unknown split 'val'.*\['test', 'train'\]"):
+        hf.load(tiny["root"], split="val")
+
+
+def _as_rows(ds: datasets.Dataset) -> list[dict]:
+    return ds.with_format("arrow")[:].to_pylist()
+
+
+def test_load_dataset_offline_matches_load(tiny, tmp_path, monkeypatch):
+    root = tiny["root"]
+    card = hf.write_dataset_card(Manifest.load(root))
+    assert card == root / "README.md"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cache = tmp_path / "hf-cache"
+    default = datasets.load_dataset(str(root), cache_dir=str(cache))
+    assert sorted(default) == ["test", "train"] and default["train"].num_rows == 12  # frames is the default
+    for config in hf.CONFIGS:
+        ours = hf.load(root, config)
+        theirs = datasets.load_dataset(str(root), config, cache_dir=str(cache))
+        assert sorted(theirs) == sorted(ours)
+        for split in ours:
+            assert theirs[split].features == ours[split].features
+            assert _as_rows(theirs[split]) == _as_rows(ours[split])
+    frames = datasets.load_dataset(str(root), "frames", split="test", cache_dir=str(cache))
+    row = frames[0]  # clip b, frame 0: decoded from another working directory
+    assert np.array_equal(_px(row["image"]), tiny["b"][0]) and np.array_equal(_px(row["mask"]), tiny["mask_b"][0])
+    assert np.array_equal(_px(hf.load(root, split="train")[4]["image"]), tiny["a"][4])
+
+
+def _front_matter(text: str) -> dict:
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+def test_card_is_deterministic_and_declares_configs(tiny, tmp_path):
+    root = tiny["root"]
+    card = hf.write_dataset_card(Manifest.load(root))
+    first, mtime = card.read_bytes(), card.stat().st_mtime_ns
+    data_mtime = (root / "hf/frames/test.parquet").stat().st_mtime_ns
+    assert hf.write_dataset_card(Manifest.load(root)).read_bytes() == first
+    assert card.stat().st_mtime_ns == mtime and (root / "hf/frames/test.parquet").stat().st_mtime_ns == data_mtime
+
+    meta = _front_matter(first.decode())
+    assert [c["config_name"] for c in meta["configs"]] == ["frames", "clips"]
+    assert meta["configs"][0]["default"] is True
+    for c in meta["configs"]:
+        files = {d["split"]: d["path"] for d in c["data_files"]}
+        assert files == {s: f"hf/{c['config_name']}/{s}.parquet" for s in ("test", "train")}
+        assert all((root / p).is_file() for p in files.values())
+    assert meta["license"] == ["cc0-1.0", "other"] and meta["license_name"] == "custom-research-licence"
+    assert meta["task_categories"] == ["image-to-image"] and "desmoking" in meta["tags"]
+    assert meta["pretty_name"]
+    text = first.decode()
+    assert "unit-test root" in text and COLUMN_DOCS["ps_frame_index"] in text
+    assert "| test | 2 | 20 |" in text and "| train | 1 | 12 | 1 |" in text
+    assert "Self-Supervised Video Desmoking for Laparoscopic Surgery" in text and "Zuo, Wangmeng" in text
+    assert "lsvd.hf.load" in text and "load_dataset" in text and "lsvd.data.datasets" in text
+    assert str(tmp_path) not in text  # no absolute paths of this machine in the card itself
+    assert hf.card_is_current(root)
+
+    # the same manifest elsewhere gives the same card; its data files point at the new location
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    assert not hf.card_is_current(copy)
+    hf.write_dataset_card(Manifest.load(copy))
+    assert (copy / "README.md").read_bytes() == first and hf.card_is_current(copy)
+    assert hf.load(copy, split="train")[0]["image"].filename.startswith(str(copy))
+
+
+def test_card_follows_manifest_changes(tiny):
+    root = tiny["root"]
+    hf.write_dataset_card(Manifest.load(root))
+    m = Manifest.load(root)
+    clips = m.clips.copy()
+    clips.loc[clips["clip_id"] == "a", "split"] = "my-val"
+    write_manifest(root, clips, m.frames, source=m.info["source"])
+    hf.write_dataset_card(Manifest.load(root))
+    assert not (root / "hf/frames/train.parquet").exists() and (root / "hf/frames/my_val.parquet").is_file()
+    assert sorted(hf.load(root)) == ["my_val", "test"]
+    assert hf.load(root, split="my-val").num_rows == 12  # the manifest's name works too
+
+
+def test_hub_folder_embeds_bytes_and_loads_without_the_root(tiny, tmp_path, monkeypatch):
+    out = hf.write_hub_folder(tiny["root"], tmp_path / "hub", max_shard_rows=7)
+    assert sorted(p.name for p in (out / "data/frames").iterdir()) == [
+        "test-00000-of-00003.parquet", "test-00001-of-00003.parquet", "test-00002-of-00003.parquet",
+        "train-00000-of-00002.parquet", "train-00001-of-00002.parquet",
+    ]
+    meta = _front_matter((out / "README.md").read_text())
+    assert {d["split"]: d["path"] for d in meta["configs"][1]["data_files"]} == {
+        "test": "data/clips/test-*.parquet", "train": "data/clips/train-*.parquet"}
+    expected_cols = {c: list(hf.load(tiny["root"], c, split="test").features) for c in hf.CONFIGS}
+    video_px = read_frames(tiny["video"], range(3, 13))
+    shutil.rmtree(tiny["root"])
+    shutil.rmtree(tiny["src"])
+    monkeypatch.chdir(tmp_path)
+
+    cache = str(tmp_path / "hf-cache")
+    frames = datasets.load_dataset(str(out), "frames", cache_dir=cache)
+    assert frames["train"].num_rows == 12 and frames["test"].num_rows == 20
+    assert list(frames["test"].features) == expected_cols["frames"]
+    raw = frames["train"].cast_column("image", datasets.Image(decode=False))[0]["image"]
+    assert raw["bytes"][:8] == b"\x89PNG\r\n\x1a\n" and raw["path"] == "00000000.png"
+    for i, row in enumerate(frames["train"]):
+        assert np.array_equal(_px(row["image"]), tiny["a"][i])
+        assert np.array_equal(_px(row["clean"]), tiny["clean_a"][i])
+        assert np.array_equal(_px(row["ps_image"]), tiny["a"][0])
+    test_rows = list(frames["test"])
+    b = [r for r in test_rows if r["clip_id"] == "b"]
+    assert np.array_equal(_px(b[6]["mask"]), tiny["mask_b"][6]) and np.array_equal(_px(b[6]["ps_image"]), tiny["b"][1])
+    v = [r for r in test_rows if r["clip_id"] == "v"]
+    for row in v:  # frames stored in a video: decoded with PyAV and embedded as PNG
+        assert np.array_equal(_px(row["image"]), video_px[row["frame_number"]]) and row["video"] is None
+        assert np.array_equal(_px(row["ps_image"]), video_px[3])
+
+    clips = datasets.load_dataset(str(out), "clips", split="test", cache_dir=cache)
+    assert list(clips.features) == expected_cols["clips"]
+    cb, cv = list(clips)
+    assert [np.array_equal(_px(f), tiny["b"][i]) for i, f in enumerate(cb["frames"])] == [True] * 10
+    assert len(cv["frames"]) == 10 and np.array_equal(_px(cv["frames"][9]), video_px[12]) and cv["video"] is None
+    assert (out / "meta/info.json").is_file()
+
+
+def test_hub_folder_refuses_to_replace_other_folders(tiny, tmp_path):
+    with pytest.raises(ValueError, match="would replace the dataset root"):
+        hf.write_hub_folder(tiny["root"], tiny["root"])
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not a Hub folder"):
+        hf.write_hub_folder(tiny["root"], other)
+    assert (other / "keep.txt").read_text() == "mine"
+    out = hf.write_hub_folder(tiny["root"], tmp_path / "hub", configs=["clips"])
+    assert hf.write_hub_folder(tiny["root"], out, configs=["clips"]) == out  # a previous Hub folder is replaced
+    assert not (out / "data/frames").exists()
+
+
+def test_cli_card_and_show(tiny, capsys):
+    assert hf.main(["card", str(tiny["root"])]) == 0
+    assert (tiny["root"] / "README.md").is_file()
+    assert hf.main(["show", str(tiny["root"]), "--config", "clips"]) == 0
+    assert "num_rows: 2" in capsys.readouterr().out
+    assert hf.main(["show", str(tiny["root"] / "nope")]) == 2
+
+
+@pytest.mark.skipif(importlib.util.find_spec("lsvd.data.synthetic") is None,
+                    reason="lsvd.data.synthetic (prepare --synthetic) not available yet")
+def test_prepare_synthetic_tiny_end_to_end(tmp_path, monkeypatch):
+    from lsvd import prepare
+
+    root = tmp_path / "tiny"
+    assert prepare.main(["--synthetic", "--preset", "tiny", "--root", str(root), "--no-progress"]) == 0
+    manifest = Manifest.load(root)
+    assert (root / "README.md").is_file() and hf.card_is_current(root)
+    ours = hf.load(root)
+    assert sum(d.num_rows for d in ours.values()) == len(manifest.frames)
+    assert sum(d.num_rows for d in hf.load(root, "clips").values()) == len(manifest.clips)
+    monkeypatch.chdir(tmp_path)
+    theirs = datasets.load_dataset(str(root), "frames", cache_dir=str(tmp_path / "hf-cache"))
+    for split in ours:
+        assert _as_rows(theirs[split]) == _as_rows(ours[split])
+    clip = manifest.clips.iloc[0]
+    row = next(r for r in theirs[hf.split_name(clip["split"])] if r["clip_id"] == clip["clip_id"])
+    image = row["image"] if row["image"] is not None else None
+    assert image is not None and image.size == (clip["width"], clip["height"])
+    assert row["ps_image"].size == image.size
