@@ -19,7 +19,8 @@ from tests.conftest import make_video
 
 
 def _kinds(root: Path) -> set[tuple[str, str]]:
-    return {(p["kind"], Path(p["item"].split("#")[0]).name) for p in json.loads((root / REPORT_FILE).read_text())["problems"]}
+    problems = json.loads((root / REPORT_FILE).read_text())["problems"]
+    return {(p["kind"], Path(p["item"].split("#")[0]).name) for p in problems}
 
 
 def test_real_clips_ingest_in_place(real_clips: Path, tmp_path: Path):
@@ -133,4 +134,5 @@ def test_auto_split_is_per_video_and_seeded(real_clips: Path, tmp_path: Path):
     assert set(clips["split"]) == {"train", "test"}
     prepare_videos([real_clips / "Input"], tmp_path / "r2", split="auto", test_fraction=0.5, split_seed=3,
                    progress=False)
-    pd.testing.assert_frame_equal(clips[["clip_id", "split"]], Manifest.load(tmp_path / "r2").clips[["clip_id", "split"]])
+    again = Manifest.load(tmp_path / "r2").clips
+    pd.testing.assert_frame_equal(clips[["clip_id", "split"]], again[["clip_id", "split"]])

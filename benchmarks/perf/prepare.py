@@ -32,12 +32,20 @@ from lsvd.io.video import write_video
 from lsvd.prepare import prepare_lsvd, prepare_videos
 
 
-def _frames(n: int, height: int, width: int, seed: int) -> np.ndarray:
+def _frames(n: int, height: int, width: int, seed: int, smoke_every: int = 0) -> np.ndarray:
+    """Textured reddish frames panning sideways; with ``smoke_every``, a whitish veil
+    (I = J*t + A*(1-t)) ramps up from frame 20 of every period (smoke events to detect)."""
     rng = np.random.default_rng(seed)
     base = cv2.resize(rng.random((height // 8, width // 8 + n // 4 + 2, 3)).astype(np.float32),
                       (width + n, height), interpolation=cv2.INTER_CUBIC)
     red = np.array([0.9, 0.45, 0.4], np.float32)
-    return np.stack([np.clip((base[:, t:t + width] * 0.5 + 0.5) * red * 255, 0, 255) for t in range(n)]).astype(np.uint8)
+    frames = []
+    for t in range(n):
+        j = (base[:, t:t + width] * 0.5 + 0.5) * red
+        phase = t % smoke_every - 20 if smoke_every else -1
+        veil = min(0.7, 0.15 + 0.05 * phase) if phase >= 0 else 0.0
+        frames.append(np.clip((j * (1 - veil) + 0.9 * veil) * 255, 0, 255))
+    return np.stack(frames).astype(np.uint8)
 
 
 def bench_indexing(tmp: Path, n_frames: int) -> dict:
@@ -125,8 +133,9 @@ def main(argv: list[str] | None = None) -> None:
         made = []
         for i in range(args.videos):
             made.append(tmp / f"video_{i}.mp4")
-            write_video(made[-1], _frames(args.video_frames, 720, 1280, i), fps=25)
-        figures["video_ingest_720p_h264"] = bench_videos(tmp, made, f"{args.videos} x {args.video_frames} frames, 1280x720 H.264")
+            write_video(made[-1], _frames(args.video_frames, 720, 1280, i, smoke_every=75), fps=25)
+        label = f"{args.videos} x {args.video_frames} frames, 1280x720 H.264"
+        figures["video_ingest_720p_h264"] = bench_videos(tmp, made, label)
         print("720p:", figures["video_ingest_720p_h264"])
         if args.real.is_dir():
             real = sorted(args.real.glob("*.avi"))
