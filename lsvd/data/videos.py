@@ -176,7 +176,7 @@ def _scan(video: Path, width: int, height: int) -> _Scan:
     from lsvd.data.smoke import SCORE_SIDE, scan_frames
 
     scale = min(1.0, SCORE_SIDE / max(width, height))
-    size = (max(2, round(width * scale)), max(2, round(height * scale)))
+    size = (max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2))  # even, for I420
     stamps: list[float] = []
 
     def small_frames():
