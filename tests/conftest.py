@@ -15,7 +15,10 @@ from lsvd.io.video import write_video
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-REAL_CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "desmoke-lap"
+#: The real DeSmoke-LAP clips (never committed): ``$LSVD_SHARED_DATA/desmoke-lap``, by default
+#: ``../shared/data/desmoke-lap`` next to the repository.
+SHARED_DATA = Path(os.environ.get("LSVD_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+REAL_CLIPS = SHARED_DATA / "desmoke-lap"
 
 
 def smooth_frames(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:

@@ -156,11 +156,11 @@ def _split_of(stem: str, opts: VideoOptions) -> str:
 
 
 def _fingerprint(video: Path, opts: VideoOptions, given: list[GivenClip] | None) -> str:
-    from lsvd.data.smoke import SMOKE_SCORE_VERSION
+    from lsvd.data.smoke import SMOKE_SCORE_VERSION, DetectionParams
 
     st = video.stat()
     keys = (video.as_posix(), st.st_size, st.st_mtime_ns, opts.store, opts.cut, opts.min_clip_frames,
-            opts.max_clip_frames, opts.hash_files, SMOKE_SCORE_VERSION, given)
+            opts.max_clip_frames, opts.hash_files, SMOKE_SCORE_VERSION, DetectionParams(), given)
     return hashlib.sha1(repr(keys).encode()).hexdigest()[:16]
 
 
@@ -169,6 +169,7 @@ class _Scan:
     numbers: np.ndarray  # (T,) int64
     timestamps: np.ndarray  # (T,) float64, NaN where unknown
     scores: np.ndarray  # (T,) float32
+    emergence: np.ndarray  # (T,) float32, see lsvd.data.smoke.FrameScan
     cuts: np.ndarray  # (K,) int64
 
 
@@ -185,7 +186,7 @@ def _scan(video: Path, width: int, height: int) -> _Scan:
             yield frame.rgb
 
     scan = scan_frames(small_frames())
-    return _Scan(np.arange(len(stamps), dtype=np.int64), np.asarray(stamps), scan.scores, scan.cuts)
+    return _Scan(np.arange(len(stamps), dtype=np.int64), np.asarray(stamps), scan.scores, scan.emergence, scan.cuts)
 
 
 def _plan_clips(stem: str, scan: _Scan, opts: VideoOptions, given: list[GivenClip] | None,
@@ -206,15 +207,15 @@ def _plan_clips(stem: str, scan: _Scan, opts: VideoOptions, given: list[GivenCli
             if g.onset_frame is not None:
                 onset, source = g.onset_frame - g.ps_frame, "given"
             else:
-                found = detect_onset(scan.scores[g.ps_frame:end])
+                found = detect_onset(scan.scores[g.ps_frame:end], emergence=scan.emergence[g.ps_frame:end])
                 onset, source = found, "detected"
             plans.append((f"{stem}-{g.ps_frame:06d}", g.ps_frame, end, onset, source))
         return plans
     cut = opts.cut if opts.cut != "auto" else ("whole" if n <= opts.max_clip_frames else "events")
     if cut == "whole":
-        return [(stem, 0, n, detect_onset(scan.scores), "detected")]
+        return [(stem, 0, n, detect_onset(scan.scores, emergence=scan.emergence), "detected")]
     events = detect_events(scan.scores, min_frames=opts.min_clip_frames, max_frames=opts.max_clip_frames,
-                           cuts=scan.cuts)
+                           cuts=scan.cuts, emergence=scan.emergence)
     if not events:
         log.add("no_smoke_event", video, f"expected a smoke-free stretch followed by smoke, found no smoke event "
                 f"in {n} frames; give PS frames with --onsets, or use --cut whole", "video")
