@@ -249,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "train/test per video with --test-fraction and --split-seed")
     g.add_argument("--test-fraction", type=float, default=0.2)
     g.add_argument("--split-seed", type=int, default=0)
+    g.add_argument("--workers", type=int, default=0, help="videos scanned in parallel (0: one per two "
+                   "cores; each video uses a decoding and a scoring process)")
     return p
 
 
@@ -269,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.videos, root, strict=args.strict, force=args.force, progress=progress,
                 store=args.store, cut=args.cut, onsets=args.onsets, min_clip_frames=args.min_clip_frames,
                 max_clip_frames=args.max_clip_frames, split=args.split, test_fraction=args.test_fraction,
-                split_seed=args.split_seed, hash_files=args.hash, licence=args.licence or "unknown")
+                split_seed=args.split_seed, hash_files=args.hash, licence=args.licence or "unknown",
+                workers=args.workers)
         else:
             summary = prepare_synthetic(root, preset=args.preset, seed=args.seed, strict=args.strict,
                                         force=args.force, progress=progress)

@@ -45,7 +45,7 @@ from lsvd.constants import (
 )
 from lsvd.data.lsvd_layout import IndexResult, _rel
 from lsvd.data.problems import ProblemLog
-from lsvd.io.video import VIDEO_SUFFIXES, VideoError, iter_frames, probe_video
+from lsvd.io.video import VIDEO_SUFFIXES, VideoError, VideoInfo, iter_frames, iter_frames_in_background, probe_video
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class VideoOptions:
     split_seed: int = 0
     hash_files: bool = False
     licence: str = "unknown"
+    workers: int = 0  # videos decoded and scored in parallel; 0 = one per two usable cores
 
     def __post_init__(self) -> None:
         if self.store not in ("video", "png"):
@@ -77,6 +78,8 @@ class VideoOptions:
             raise ValueError(f"test_fraction: expected a value in [0, 1], got {self.test_fraction}")
         if not self.split:
             raise ValueError("split: expected a split name or 'auto', got an empty string")
+        if self.workers < 0:
+            raise ValueError(f"workers: expected 0 (one per core) or a positive count, got {self.workers}")
         if self.onsets is not None and not Path(self.onsets).is_file():
             raise FileNotFoundError(f"--onsets {self.onsets}: no such file (expected a CSV with columns "
                                     "video, ps_frame[, onset_frame, end_frame])")
@@ -174,6 +177,8 @@ class _Scan:
 
 
 def _scan(video: Path, width: int, height: int) -> _Scan:
+    """Smoke scores, emergence and cuts of every frame; decoding runs in a child process
+    (:func:`iter_frames_in_background`) while this process scores."""
     from lsvd.data.smoke import SCORE_SIDE, scan_frames
 
     scale = min(1.0, SCORE_SIDE / max(width, height))
@@ -181,12 +186,47 @@ def _scan(video: Path, width: int, height: int) -> _Scan:
     stamps: list[float] = []
 
     def small_frames():
-        for frame in iter_frames(video, size=size):
+        for frame in iter_frames_in_background(video, size=size):
             stamps.append(np.nan if frame.timestamp_s is None else frame.timestamp_s)
             yield frame.rgb
 
     scan = scan_frames(small_frames())
     return _Scan(np.arange(len(stamps), dtype=np.int64), np.asarray(stamps), scan.scores, scan.emergence, scan.cuts)
+
+
+def _probe_and_scan(video: Path) -> tuple[VideoInfo, _Scan] | tuple[str, str]:
+    """Probe and scan one video; bad input comes back as ``(problem kind, message)``.
+
+    Runs in a worker process when several videos are ingested (module-level, picklable)."""
+    try:
+        info = probe_video(video)
+        if info.width % SIZE_MULTIPLE or info.height % SIZE_MULTIPLE:
+            return "size_not_multiple_of_4", (
+                f"expected height and width divisible by {SIZE_MULTIPLE} (SelfSVD's x4 reconstruction), found "
+                f"{info.height}x{info.width}; crop the video (e.g. ffmpeg -vf crop=...)")
+        return info, _scan(video, info.width, info.height)
+    except VideoError as exc:
+        msg = str(exc)
+        return ("zero_byte" if "zero-byte" in msg else "truncated" if "decoding failed" in msg
+                else "unreadable_video"), msg
+
+
+def _map_videos(videos: list[Path], workers: int, progress: bool) -> list:
+    """:func:`_probe_and_scan` over ``videos``, in order, in up to ``workers`` processes (by
+    default one per two cores: each video is itself a decode + scan pair of processes)."""
+    if not workers:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        workers = max(1, cores // 2)
+    workers = min(workers, len(videos))
+    bar = dict(total=len(videos), desc="scan videos", unit="video", disable=not progress)
+    if workers <= 1:
+        return [_probe_and_scan(v) for v in tqdm(videos, **bar)]
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else None)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        return list(tqdm(pool.map(_probe_and_scan, videos), **bar))
 
 
 def _plan_clips(stem: str, scan: _Scan, opts: VideoOptions, given: list[GivenClip] | None,
@@ -277,7 +317,8 @@ def index_videos(paths: list[Path], root: Path, log: ProblemLog, opts: VideoOpti
     clip_rows: list[dict] = []
     frame_parts: list[pd.DataFrame] = []
     reused = 0
-    for stem, video in tqdm(sorted(stems.items()), desc="ingest videos", unit="video", disable=not progress):
+    todo: list[tuple[str, Path, list[GivenClip] | None, str]] = []
+    for stem, video in sorted(stems.items()):
         given = given_all.get(stem) if opts.onsets else None
         if opts.onsets and not given:
             log.add("no_onset_rows", video, "an onsets CSV was given but has no row for this video; add rows "
@@ -291,20 +332,14 @@ def index_videos(paths: list[Path], root: Path, log: ProblemLog, opts: VideoOpti
             clip_rows += [dict(r) for r in rows]
             frame_parts += parts
             reused += len(rows)
+        else:
+            todo.append((stem, video, given, fp))
+    scanned = _map_videos([t[1] for t in todo], opts.workers, progress)
+    for (stem, video, given, fp), result in zip(todo, scanned, strict=True):
+        if isinstance(result[0], str):
+            log.add(result[0], video, result[1], "video")
             continue
-        try:
-            info = probe_video(video)
-            if info.width % SIZE_MULTIPLE or info.height % SIZE_MULTIPLE:
-                log.add("size_not_multiple_of_4", video, f"expected height and width divisible by {SIZE_MULTIPLE} "
-                        f"(SelfSVD's x4 reconstruction), found {info.height}x{info.width}; crop the video "
-                        "(e.g. ffmpeg -vf crop=...)", "video")
-                continue
-            scan = _scan(video, info.width, info.height)
-        except VideoError as exc:
-            kind = "zero_byte" if "zero-byte" in str(exc) else "truncated" if "decoding failed" in str(exc) \
-                else "unreadable_video"
-            log.add(kind, video, str(exc), "video")
-            continue
+        info, scan = result
         plans = []
         for plan in _plan_clips(stem, scan, opts, given, video, log):
             clip_id, start, end, _, _ = plan

@@ -101,9 +101,11 @@ def _thumbnail(frame, width: int, height: int) -> np.ndarray:
     return cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
 
 
-def iter_frames(path: str | os.PathLike[str], *, size: tuple[int, int] | None = None) -> Iterator[VideoFrame]:
+def iter_frames(path: str | os.PathLike[str], *, size: tuple[int, int] | None = None,
+                threads: bool = True) -> Iterator[VideoFrame]:
     """Decode every frame in order, as full-resolution RGB, or as a small RGB thumbnail of
     ``size=(width, height)`` made cheaply from the decoded planes (:func:`_thumbnail`).
+    ``threads=False`` decodes on one thread (when other processes already use the cores).
 
     Raises :class:`VideoError` if decoding fails part-way (a truncated or corrupt file),
     naming the number of frames decoded before the failure.
@@ -112,7 +114,8 @@ def iter_frames(path: str | os.PathLike[str], *, size: tuple[int, int] | None = 
 
     with _open(path) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        if threads:
+            stream.thread_type = "AUTO"
         number = 0
         try:
             for frame in container.decode(stream):
@@ -179,3 +182,56 @@ def write_video(
                 n += 1
             container.mux(stream.encode())
     return n
+
+
+def _decode_worker(conn, path: str, size: tuple[int, int] | None, threads: bool, chunk: int) -> None:
+    """Child process of :func:`iter_frames_in_background`: send frames in chunks, then None."""
+    try:
+        batch: list[VideoFrame] = []
+        for frame in iter_frames(path, size=size, threads=threads):
+            batch.append(frame)
+            if len(batch) == chunk:
+                conn.send(batch)
+                batch = []
+        conn.send(batch)
+        conn.send(None)
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
+        conn.send(exc if isinstance(exc, VideoError) else VideoError(f"{path}: decoding failed ({exc!r})"))
+    finally:
+        conn.close()
+
+
+def iter_frames_in_background(path: str | os.PathLike[str], *, size: tuple[int, int] | None = None,
+                              chunk: int = 16) -> Iterator[VideoFrame]:
+    """:func:`iter_frames`, decoded in a child process while the caller works on earlier frames.
+
+    A two-stage pipeline for per-frame analysis that costs about as much as decoding (the smoke
+    scan of ``prepare``): on two cores the wall time becomes the slower stage, not the sum.
+    Falls back to :func:`iter_frames` where ``fork`` is unavailable. Errors are re-raised here.
+    """
+    import multiprocessing as mp
+
+    if "fork" not in mp.get_all_start_methods():
+        yield from iter_frames(path, size=size)
+        return
+    ctx = mp.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_decode_worker, args=(sender, str(path), size, False, chunk), daemon=True)
+    proc.start()
+    sender.close()
+    try:
+        while True:
+            try:
+                batch = receiver.recv()
+            except EOFError as exc:
+                raise VideoError(f"{path}: the decoding process died (exit code {proc.exitcode})") from exc
+            if batch is None:
+                break
+            if isinstance(batch, BaseException):
+                raise batch
+            yield from batch
+    finally:
+        receiver.close()
+        if proc.is_alive():
+            proc.terminate()
+        proc.join()
