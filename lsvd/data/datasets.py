@@ -8,7 +8,8 @@
 - :class:`TestClips`: a whole clip at native resolution, no crop, no flip.
 
 Items are dicts of float32 tensors in [0, 1], RGB: ``lqs`` (T, 3, H, W), ``ps`` (3, H, W),
-``mask`` (1, H/4, W/4) with 1 = PS features are hidden there, ``clean`` (T, 3, H, W) when asked
+``mask`` (T, 1, H/4, W/4) with 1 = PS features are hidden there (the clip's one mask
+repeated in the official mode, one mask per frame in the ``ps`` mode), ``clean`` (T, 3, H, W) when asked
 for, plus ``clip_id`` and ``frame_numbers``. Datasets hold only paths and numbers (no open file
 handles), so they are safe with ``DataLoader`` worker processes; random draws use torch's
 global generator, which the ``DataLoader`` seeds per worker.
@@ -25,10 +26,9 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from lsvd.constants import STORAGE_VIDEO
+from lsvd.data.frames import load_frames
 from lsvd.data.manifest import Manifest
 from lsvd.io.images import read_gray, read_rgb
-from lsvd.io.video import read_frames
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class _Clip:
     paths: tuple[str, ...]  # smoky frames after the PS frame, in order
     numbers: tuple[int, ...]
     clean_paths: tuple[str | None, ...]
-    mask_path: str | None
+    mask_paths: tuple[str | None, ...]  # one per frame after PS (the same file repeated in official mode)
 
 
 def _clips(manifest: Manifest, split: str | None) -> list[_Clip]:
@@ -54,10 +54,12 @@ def _clips(manifest: Manifest, split: str | None) -> list[_Clip]:
         frames = manifest.clip_frames(clip_id)
         ps = int(clip.ps_frame_index)
         after = frames.iloc[ps + 1:]
-        mask_path = None
-        ref = clip.mask_ref_index
-        if pd.notna(ref) and int(ref) < len(frames):
-            mask_path = frames.at[int(ref), "mask_path"]
+        if clip.get("mask_mode") == "ps":  # one mask per frame
+            mask_paths = list(after["mask_path"])
+        else:  # the official loader: the mask of frame mask_ref_index for every frame
+            ref = clip.mask_ref_index
+            one = frames.at[int(ref), "mask_path"] if pd.notna(ref) and int(ref) < len(frames) else None
+            mask_paths = [one] * len(after)
 
         def resolve(path: str | None) -> str | None:
             full = manifest.resolve(path)
@@ -67,7 +69,8 @@ def _clips(manifest: Manifest, split: str | None) -> list[_Clip]:
             clip_id=clip_id, storage=str(clip.storage), height=int(clip.height), width=int(clip.width),
             ps_path=resolve(frames.at[ps, "path"]), ps_number=int(frames.at[ps, "frame_number"]),
             paths=tuple(resolve(p) for p in after["path"]), numbers=tuple(int(n) for n in after["frame_number"]),
-            clean_paths=tuple(resolve(p) for p in after["clean_path"]), mask_path=resolve(mask_path),
+            clean_paths=tuple(resolve(p) for p in after["clean_path"]),
+            mask_paths=tuple(resolve(p) for p in mask_paths),
         ))
     return out
 
@@ -87,7 +90,7 @@ class _ClipDataset(Dataset):
         self.clips = _clips(self.manifest, split)
         if not self.clips:
             raise ValueError(f"{self.manifest.root}: no clips in split {split!r}")
-        no_mask = [c.clip_id for c in self.clips if c.mask_path is None]
+        no_mask = [c.clip_id for c in self.clips if any(p is None for p in c.mask_paths)]
         if no_mask and require_mask:
             raise ValueError(
                 f"{self.manifest.root}: {len(no_mask)} clip(s) have no SelfSVD mask (e.g. {no_mask[0]}); "
@@ -103,22 +106,21 @@ class _ClipDataset(Dataset):
 
     def _read(self, clip: _Clip, idx: list[int]) -> tuple[np.ndarray, list[np.ndarray]]:
         """The PS frame and the smoky frames at positions ``idx`` (of the frames after PS)."""
-        if clip.storage == STORAGE_VIDEO:
-            numbers = [clip.numbers[i] for i in idx]
-            decoded = read_frames(clip.ps_path, [clip.ps_number, *numbers])
-            return decoded[clip.ps_number], [decoded[n] for n in numbers]
-        return read_rgb(clip.ps_path), [read_rgb(clip.paths[i]) for i in idx]
+        ps, *frames = load_frames(clip.storage, (clip.ps_path, *clip.paths), (clip.ps_number, *clip.numbers),
+                                  [0, *(i + 1 for i in idx)])
+        return ps, frames
 
-    def _mask(self, clip: _Clip) -> np.ndarray:
-        """(H/4, W/4) float32 in {0, 1}."""
+    def _masks(self, clip: _Clip, idx: list[int]) -> np.ndarray:
+        """(T, H/4, W/4) float32 in {0, 1} for the frames at positions ``idx``; zeros where none."""
         shape = (clip.height // 4, clip.width // 4)
-        if clip.mask_path is None:
-            return np.zeros(shape, np.float32)
-        mask = read_gray(clip.mask_path)
-        if mask.shape != shape:
-            raise ValueError(f"{clip.mask_path}: expected a {shape[0]}x{shape[1]} mask (1/4 of the frame), "
-                             f"found {mask.shape[0]}x{mask.shape[1]}; regenerate the masks")
-        return (mask > 127).astype(np.float32)
+        cache: dict[str | None, np.ndarray] = {None: np.zeros(shape, np.float32)}
+        for path in {clip.mask_paths[i] for i in idx} - {None}:
+            mask = read_gray(path)
+            if mask.shape != shape:
+                raise ValueError(f"{path}: expected a {shape[0]}x{shape[1]} mask (1/4 of the frame), "
+                                 f"found {mask.shape[0]}x{mask.shape[1]}; regenerate the masks")
+            cache[path] = (mask > 127).astype(np.float32)
+        return np.stack([cache[clip.mask_paths[i]] for i in idx])
 
 
 class TrainWindows(_ClipDataset):
@@ -161,7 +163,7 @@ class TrainWindows(_ClipDataset):
         start = int(torch.randint(0, len(clip.paths) - self.num_frames + 1, ()).item())
         idx = list(range(start, start + self.num_frames))
         ps, lqs = self._read(clip, idx)
-        mask = self._mask(clip)
+        mask = self._masks(clip, idx)
         clean = [read_rgb(clip.clean_paths[i]) for i in idx] if self.with_clean else None
         if self.crop_size is not None:
             c = self.crop_size
@@ -170,17 +172,17 @@ class TrainWindows(_ClipDataset):
             crop = lambda a: a[top:top + c, left:left + c]  # noqa: E731
             ps, lqs = crop(ps), [crop(f) for f in lqs]
             clean = [crop(f) for f in clean] if clean is not None else None
-            mask = mask[top // 4:(top + c) // 4, left // 4:(left + c) // 4]
+            mask = mask[:, top // 4:(top + c) // 4, left // 4:(left + c) // 4]
         else:
             top = left = 0
         flipped = self.flip and bool(torch.rand(()) < 0.5)
         if flipped:
-            ps, lqs, mask = ps[:, ::-1], [f[:, ::-1] for f in lqs], mask[:, ::-1]
+            ps, lqs, mask = ps[:, ::-1], [f[:, ::-1] for f in lqs], mask[:, :, ::-1]
             clean = [f[:, ::-1] for f in clean] if clean is not None else None
         item = {
             "lqs": torch.stack([_to_tensor(f) for f in lqs]),
             "ps": _to_tensor(ps),
-            "mask": torch.from_numpy(np.ascontiguousarray(mask))[None],
+            "mask": torch.from_numpy(np.ascontiguousarray(mask))[:, None],
             "clip_id": clip.clip_id,
             "frame_numbers": torch.tensor([clip.numbers[i] for i in idx]),
             "crop": torch.tensor([top, left, int(flipped)]),  # top, left, horizontally flipped
@@ -206,7 +208,7 @@ class TestClips(_ClipDataset):
         item = {
             "lqs": torch.stack([_to_tensor(f) for f in lqs]),
             "ps": _to_tensor(ps),
-            "mask": torch.from_numpy(self._mask(clip))[None],
+            "mask": torch.from_numpy(self._masks(clip, idx))[:, None],
             "clip_id": clip.clip_id,
             "frame_numbers": torch.tensor(clip.numbers),
         }

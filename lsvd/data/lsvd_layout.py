@@ -216,6 +216,7 @@ def _index_clip(clip_dir: Path, split: str, src: Path, root: Path, frames: list[
         "metric_ref_path": metric_ref,
         "licence": licence,
         "fingerprint": fingerprint,
+        "mask_mode": "provided" if cols["mask_path"][0] is not None else None,
     }
     return clip, cols
 

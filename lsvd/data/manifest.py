@@ -57,6 +57,9 @@ CLIP_SCHEMA = pa.schema(
         ("metric_ref_path", pa.string()),
         ("licence", pa.string()),
         ("fingerprint", pa.string()),
+        ("mask_mode", pa.string()),
+        ("mask_flow", pa.string()),
+        ("mask_params", pa.string()),
     ]
 )
 
@@ -69,6 +72,7 @@ FRAME_SCHEMA = pa.schema(
         ("path", pa.string()),
         ("timestamp_s", pa.float64()),
         ("mask_path", pa.string()),
+        ("mask_ratio", pa.float32()),
         ("clean_path", pa.string()),
         ("density_path", pa.string()),
         ("smoke_score", pa.float32()),
@@ -98,13 +102,18 @@ COLUMN_DOCS: dict[str, str] = {
     "metric_ref_path": "reference image of the official metric protocol (LSVD_test_pro), if any",
     "licence": "licence of the clip's pixels",
     "fingerprint": "hash of the inputs (names, sizes, mtimes): unchanged inputs are skipped",
+    "mask_mode": "how the masks were made: official (frame 4 vs frame 9, one mask per clip) | ps (PS frame "
+    "vs every frame) | provided (found in LSVD_<split>_mask); null without masks",
+    "mask_flow": "flow backend used to align the mask reference (lsvd.flow), null if none",
+    "mask_params": "digest of the mask parameters (lsvd.masks.core.MaskParams)",
     # frames
     "frame_index": "position in the clip, 0..n_frames-1 (0 = the clip's first frame)",
     "frame_number": "integer file name (image folders) or decoded frame number (videos)",
     "role": "ps (the PS frame) | smoky (every other frame)",
     "path": "image file, or video file for storage=video; relative to the root unless absolute",
     "timestamp_s": "presentation time in the source video (null for image folders)",
-    "mask_path": "SelfSVD mask at 1/4 resolution (0/255), if generated or provided",
+    "mask_path": "SelfSVD mask at 1/4 resolution (0/255; 255 = PS features hidden), if generated or provided",
+    "mask_ratio": "fraction of the mask that is 1 (hidden), for generated masks",
     "clean_path": "clean ground-truth frame, if any",
     "density_path": "smoke density map (16-bit PNG, value/65535), synthetic data only",
     "smoke_score": "per-frame smoke score in [0, 1] (lsvd.data.smoke), null if not computed",
@@ -118,8 +127,13 @@ class ManifestError(ValueError):
     """A dataset root that cannot be read: missing, inconsistent or of an unknown format."""
 
 
+#: Columns that later steps fill in (``lsvd.masks``); rows without them get nulls.
+OPTIONAL_COLUMNS = frozenset({"mask_mode", "mask_flow", "mask_params", "mask_ratio"})
+
+
 def _table(rows: pd.DataFrame, schema: pa.Schema) -> pa.Table:
     """Cast a DataFrame to ``schema`` (extra columns, e.g. ``split_seed0``, are kept as strings)."""
+    rows = rows.assign(**{c: None for c in OPTIONAL_COLUMNS & set(schema.names) if c not in rows.columns})
     extra = [c for c in rows.columns if c not in schema.names]
     fields = list(schema) + [pa.field(c, pa.string()) for c in extra]
     full = pa.schema(fields)
@@ -199,8 +213,7 @@ def write_manifest(
         "path_templates": dict(PATH_TEMPLATES),
         "files": {"clips": CLIPS_FILE, "frames": FRAMES_FILE},
         "source": source,
-        "masks": None,
-        "flow_backend": None,
+        "masks": (old_info or {}).get("masks"),
         **(extra_info or {}),
     }
     write_json(info_path, info)
@@ -267,6 +280,9 @@ class Manifest:
             )
         clips = pq.read_table(root / CLIPS_FILE).to_pandas()
         frames = pq.read_table(root / FRAMES_FILE).to_pandas()
+        for df, schema in ((clips, CLIP_SCHEMA), (frames, FRAME_SCHEMA)):  # older minor versions
+            for name in OPTIONAL_COLUMNS & set(schema.names) - set(df.columns):
+                df[name] = None
         return cls(root=root, info=info, clips=clips, frames=frames)
 
     @property

@@ -40,7 +40,7 @@ def test_train_window_matches_the_official_sample(root: Path):
     for _ in range(30):
         item = ds[0]
         assert item["lqs"].shape == (5, 3, 16, 16) and item["lqs"].dtype == torch.float32
-        assert item["ps"].shape == (3, 16, 16) and item["mask"].shape == (1, 4, 4)
+        assert item["ps"].shape == (3, 16, 16) and item["mask"].shape == (5, 1, 4, 4)
         assert item["clean"].shape == (5, 3, 16, 16)
         assert 0 <= item["lqs"].min() and item["lqs"].max() <= 1
         numbers = item["frame_numbers"].tolist()
@@ -55,7 +55,7 @@ def test_train_window_matches_the_official_sample(root: Path):
         assert np.array_equal(_tensor_img(item["lqs"][2]), flip(lq2[top:top + 16, left:left + 16]))
         mask = read_gray(m.resolve(frames.at[9, "mask_path"])) > 127  # the clip's mask = mask of frame 9
         expect = flip(mask[top // 4:(top + 16) // 4, left // 4:(left + 16) // 4])
-        assert np.array_equal(item["mask"][0].numpy() > 0.5, expect)
+        assert all(np.array_equal(m[0].numpy() > 0.5, expect) for m in item["mask"])
     assert seen_flip == {0, 1}
 
 
