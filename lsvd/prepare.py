@@ -8,6 +8,7 @@ Examples::
     python -m lsvd.prepare --lsvd /data/LSVD --root /data/lsvd-root --hash
     python -m lsvd.prepare --videos case1.mp4 more_videos/ --root /data/my-root --store png
     python -m lsvd.prepare --videos clips/ --onsets onsets.csv --split auto --test-fraction 0.2
+    python -m lsvd.prepare --synthetic --masks --mode official --flow dis   # + SelfSVD masks
 
 Re-running is incremental (unchanged inputs are skipped; nothing is rewritten when nothing
 changed) and safe (manifests are replaced atomically; a killed run leaves the old ones).
@@ -228,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--licence", help="licence of the pixels, recorded per clip")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("-v", "--verbose", action="count", default=0)
+    g = p.add_argument_group("masks")
+    g.add_argument("--masks", action="store_true", help="also generate SelfSVD masks (python -m lsvd.masks)")
+    from lsvd.masks.pipeline import add_mask_arguments
+
+    add_mask_arguments(g)
     g = p.add_argument_group("synthetic")
     g.add_argument("--preset", default="default", help="synthetic preset: default | tiny")
     g.add_argument("--seed", type=int, help="synthetic seed (default: the preset's)")
@@ -276,10 +282,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             summary = prepare_synthetic(root, preset=args.preset, seed=args.seed, strict=args.strict,
                                         force=args.force, progress=progress)
-    except (BadInputError, ManifestError, FileNotFoundError, ValueError) as exc:
+        print(summary.render())
+        if args.masks:
+            from lsvd.masks.pipeline import generate_masks
+
+            masks = generate_masks(root, mode=args.mask_mode, flow=args.flow, flow_weights=args.flow_weights,
+                                   strict=args.strict, progress=progress)
+            print(masks.render())
+    except (BadInputError, ManifestError, FileNotFoundError, KeyError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(summary.render())
     return 0
 
 
