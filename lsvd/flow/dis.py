@@ -1,0 +1,64 @@
+"""OpenCV DIS optical flow (Kroeger et al., ECCV 2016): no weights, CPU, the offline default."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+import torch
+
+from lsvd.flow.base import FLOWS, FlowBackend, check_image_pair
+
+#: ``cv2.DISOpticalFlow_create`` presets, by name.
+DIS_PRESETS: dict[str, int] = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+
+
+def _to_gray_u8(image: torch.Tensor) -> np.ndarray:
+    """``(3, H, W)`` float RGB in [0, 1] -> ``(H, W)`` uint8 luma (``cv2.COLOR_RGB2GRAY``)."""
+    rgb = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+
+
+@FLOWS.register("dis")
+class DISFlow(FlowBackend):
+    """Dense Inverse Search flow on the uint8 grayscale of each image pair (one pair at a time).
+
+    Computed as ``calc(target_gray, source_gray)``, i.e. ``target(p) ~ source(p + flow(p))``: the
+    flow lives on the target grid and points into the source, as :class:`FlowBackend` requires.
+    Deterministic (a fresh DIS object per pair, no temporal initialisation); not differentiable.
+
+    Args:
+        preset: ``"medium"`` (default: finer, slower), ``"fast"`` or ``"ultrafast"``
+            (``cv2.DISOPTICAL_FLOW_PRESET_*``).
+    """
+
+    name = "dis"
+    differentiable = False
+
+    def __init__(self, preset: Literal["ultrafast", "fast", "medium"] = "medium"):
+        if preset not in DIS_PRESETS:
+            raise ValueError(f"unknown DIS preset {preset!r}: expected one of {', '.join(DIS_PRESETS)}")
+        self.preset = preset
+
+    def config(self) -> dict[str, Any]:
+        return {"name": self.name, "preset": self.preset}
+
+    def estimate(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """``source``, ``target``: float ``(N, 3, H, W)`` RGB in [0, 1] -> float32 ``(N, 2, H, W)`` pixels."""
+        check_image_pair(source, target)
+        if source.shape[0] == 0:
+            return source.new_zeros((0, 2, *source.shape[2:]), dtype=torch.float32)
+        flows = []
+        for src, tgt in zip(source, target, strict=True):
+            dis = cv2.DISOpticalFlow_create(DIS_PRESETS[self.preset])
+            flow = dis.calc(_to_gray_u8(tgt), _to_gray_u8(src), None)  # (H, W, 2): x then y
+            flows.append(torch.from_numpy(np.ascontiguousarray(flow.transpose(2, 0, 1), dtype=np.float32)))
+        return torch.stack(flows).to(source.device)
+
+    def __repr__(self) -> str:
+        return f"DISFlow(preset={self.preset!r})"
