@@ -20,6 +20,7 @@ then records every clip's masks in the manifests without recomputing them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import logging
@@ -122,6 +123,20 @@ def _read_sidecar(folder: Path) -> dict | None:
         return None
 
 
+@contextlib.contextmanager
+def _torch_single_thread():
+    """Run torch single-threaded: its tensors here are small (1/4-res warps, DIS glue), and its
+    OpenMP threads spinning next to Numba's parallel kernels made mask generation 4x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _flow_fn(backend):
     """numpy (h, w, 3) reference and frame -> numpy (2, h, w) flow on the frame grid into the reference."""
     import torch
@@ -209,7 +224,10 @@ def generate_masks(
         try:
             if backend is None:
                 backend = create_flow(flow, **({"weights": flow_weights} if flow_weights else {}))
-            updates[clip_id] = _compute_clip(manifest, clip, frames, mode, params, _flow_fn(backend), key, folder)
+            single = flow == "dis"  # a learned flow network wants torch's threads
+            with _torch_single_thread() if single else contextlib.nullcontext():
+                updates[clip_id] = _compute_clip(manifest, clip, frames, mode, params, _flow_fn(backend), key,
+                                                 folder)
         except ValueError as exc:
             problems.add("mask_failed", clip_id, str(exc), "clip")
             continue
