@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from lsvd.constants import LSVD_CLEAN_DIR, LSVD_DENSITY_DIR, LSVD_SPLIT_DIR
 from lsvd.io.atomic import TMP_PREFIX, atomic_dir, write_bytes, write_json
 from lsvd.io.images import encode_png, read_gray, read_rgb, write_png
 
@@ -52,7 +53,8 @@ _CLIP_NAME_RE = re.compile(r"^synth_(train|test)_(\d{3,})$")
 
 def split_folders(split: str) -> dict[str, str]:
     """Folder names (under the output root) of a split: ``smoky``, ``clean`` and ``density``."""
-    return {"smoky": f"LSVD_{split}", "clean": f"LSVD_{split}_clean", "density": f"LSVD_{split}_density"}
+    return {"smoky": LSVD_SPLIT_DIR.format(split=split), "clean": LSVD_CLEAN_DIR.format(split=split),
+            "density": LSVD_DENSITY_DIR.format(split=split)}
 
 
 def clip_name(split: str, index: int) -> str:
