@@ -102,7 +102,7 @@ def _fingerprint(*listings: list[_File] | None) -> str:
     return h.hexdigest()[:16]
 
 
-def _rel(path: Path, root: Path) -> str:
+def manifest_path(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` when inside it, else absolute (POSIX separators)."""
     try:
         return path.relative_to(root).as_posix()
@@ -170,7 +170,7 @@ def _index_clip(clip_dir: Path, split: str, src: Path, root: Path, frames: list[
                 f"(SelfSVD's x4 reconstruction), found {height}x{width}; crop the frames", "clip")
         return None
     n = len(frames)
-    rel = _rel(clip_dir, root)
+    rel = manifest_path(clip_dir, root)
     cols: dict[str, list] = {
         "clip_id": [clip_id] * n,
         "frame_index": list(range(n)),
@@ -190,14 +190,14 @@ def _index_clip(clip_dir: Path, split: str, src: Path, root: Path, frames: list[
         folder = src / template.format(split=split) / clip_id
         paths = None
         if folder.is_dir():
-            paths = _side_paths(kind, folder, _list_frames(folder, None), frames, expect, _rel(folder, root), log)
+            paths = _side_paths(kind, folder, _list_frames(folder, None), frames, expect, manifest_path(folder, root), log)
         cols[f"{kind}_path"] = paths or [None] * n
     metric_ref = None
     pro = src / LSVD_TEST_PRO_DIR / clip_id
     if split == "test" and pro.is_dir():
         pro_files = _list_frames(pro, None)
         if pro_files:
-            metric_ref = f"{_rel(pro, root)}/{pro_files[0].name}"
+            metric_ref = f"{manifest_path(pro, root)}/{pro_files[0].name}"
     clip = {
         "clip_id": clip_id,
         "split": split,

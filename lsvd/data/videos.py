@@ -43,7 +43,7 @@ from lsvd.constants import (
     STORAGE_PNG,
     STORAGE_VIDEO,
 )
-from lsvd.data.lsvd_layout import IndexResult, _rel
+from lsvd.data.lsvd_layout import IndexResult, manifest_path
 from lsvd.data.problems import ProblemLog
 from lsvd.io.video import VIDEO_SUFFIXES, VideoError, VideoInfo, iter_frames, iter_frames_in_background, probe_video
 
@@ -352,7 +352,7 @@ def index_videos(paths: list[Path], root: Path, log: ProblemLog, opts: VideoOpti
         if not plans:
             continue
         pngs = _write_pngs(video, root, plans, opts.hash_files) if opts.store == STORAGE_PNG else None
-        rel_video = _rel(video, root)
+        rel_video = manifest_path(video, root)
         for clip_id, start, end, onset, onset_source in plans:
             n = end - start
             if pngs is None:
