@@ -190,7 +190,8 @@ def _index_clip(clip_dir: Path, split: str, src: Path, root: Path, frames: list[
         folder = src / template.format(split=split) / clip_id
         paths = None
         if folder.is_dir():
-            paths = _side_paths(kind, folder, _list_frames(folder, None), frames, expect, manifest_path(folder, root), log)
+            listing = _list_frames(folder, None)
+            paths = _side_paths(kind, folder, listing, frames, expect, manifest_path(folder, root), log)
         cols[f"{kind}_path"] = paths or [None] * n
     metric_ref = None
     pro = src / LSVD_TEST_PRO_DIR / clip_id
