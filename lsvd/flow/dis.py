@@ -18,6 +18,17 @@ DIS_PRESETS: dict[str, int] = {
 }
 
 
+#: OpenCV's DIS needs one side of at least 12 px; smaller images are padded (edge replicated) to this.
+_MIN_SIDE = 16
+
+
+def _pad(gray: np.ndarray) -> np.ndarray:
+    h, w = gray.shape
+    if max(h, w) >= 12:
+        return gray
+    return cv2.copyMakeBorder(gray, 0, max(0, _MIN_SIDE - h), 0, max(0, _MIN_SIDE - w), cv2.BORDER_REPLICATE)
+
+
 def _to_gray_u8(image: torch.Tensor) -> np.ndarray:
     """``(3, H, W)`` float RGB in [0, 1] -> ``(H, W)`` uint8 luma (``cv2.COLOR_RGB2GRAY``)."""
     rgb = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
@@ -56,7 +67,9 @@ class DISFlow(FlowBackend):
         flows = []
         for src, tgt in zip(source, target, strict=True):
             dis = cv2.DISOpticalFlow_create(DIS_PRESETS[self.preset])
-            flow = dis.calc(_to_gray_u8(tgt), _to_gray_u8(src), None)  # (H, W, 2): x then y
+            h, w = src.shape[-2:]
+            # (H, W, 2): x then y; tiny images are padded for OpenCV and the flow cropped back
+            flow = dis.calc(_pad(_to_gray_u8(tgt)), _pad(_to_gray_u8(src)), None)[:h, :w]
             flows.append(torch.from_numpy(np.ascontiguousarray(flow.transpose(2, 0, 1), dtype=np.float32)))
         return torch.stack(flows).to(source.device)
 

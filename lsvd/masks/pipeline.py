@@ -228,7 +228,7 @@ def generate_masks(
             with _torch_single_thread() if single else contextlib.nullcontext():
                 updates[clip_id] = _compute_clip(manifest, clip, frames, mode, params, _flow_fn(backend), key,
                                                  folder)
-        except ValueError as exc:
+        except (ValueError, OSError) as exc:  # bad frames, unreadable files: reported, the run goes on
             problems.add("mask_failed", clip_id, str(exc), "clip")
             continue
         computed += 1

@@ -177,3 +177,9 @@ def test_dis_batches_pairs_independently():
     torch.testing.assert_close(both[1:], dis.estimate(a, b))
     assert both[0].abs().max() < 0.05  # identical images: no motion
     assert dis.estimate(a[:0], a[:0]).shape == (0, 2, 64, 96)
+
+
+def test_dis_handles_images_smaller_than_opencv_allows():
+    source = torch.rand(1, 3, 8, 8)
+    flow = create_flow("dis").estimate(source, source)
+    assert flow.shape == (1, 2, 8, 8) and torch.isfinite(flow).all()
