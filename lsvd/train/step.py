@@ -1,0 +1,137 @@
+"""One SelfSVD / SelfSVD* training iteration (spec/selfsvd-official.md §4.1, §4.4).
+
+Per iteration: generator forward on the clip, targets = the PS frame repeated over T (or, for
+SelfSVD*, a frozen teacher's clamped output on the PS frame as a one-frame clip), then
+
+* ``L_rec = aligned_l1(out, target)`` over all ``N*T`` frames (prediction warped onto the PS grid),
+* ``L_reg = mean(|ref_feat|)``,
+* ``L_G = mean((D(out) - 1)^2)`` on the unaligned predictions,
+
+a generator step on ``rec * L_rec + gan * L_G + reg * L_reg`` (D frozen), then a discriminator step
+on ``mean((D(target) - 1)^2) + mean(D(out.detach())^2)``. G first, both every iteration.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from lsvd.flow.base import FlowBackend
+from lsvd.train.losses import aligned_l1, feature_l1, lsgan_d, lsgan_g
+
+
+@dataclass
+class LossWeights:
+    """Weights of the generator loss terms (official: 1, 1, 0.05)."""
+
+    rec: float = 1.0
+    gan: float = 1.0
+    reg: float = 0.05
+
+
+def _check_finite(name: str, value: torch.Tensor) -> float:
+    out = float(value.detach())
+    if not math.isfinite(out):
+        raise FloatingPointError(f"train_step: {name} is not finite ({out}); no optimiser step was taken for it")
+    return out
+
+
+@torch.no_grad()
+def teacher_targets(teacher: nn.Module, ps: torch.Tensor) -> torch.Tensor:
+    """SelfSVD* pseudo-targets (spec §4.4): ``clamp(teacher(ps as a 1-frame clip, ps, zero mask)["out"], 0, 1)``.
+
+    Args:
+        teacher: a frozen generator with the :class:`~lsvd.models.selfsvd.SelfSVDNet` interface.
+        ps: ``(N, 3, H, W)`` PS frames.
+
+    Returns:
+        ``(N, 3, H, W)`` in [0, 1], without gradient.
+    """
+    n, _, h, w = ps.shape
+    mask = ps.new_zeros((n, 1, 1, h // 4, w // 4))
+    return teacher(ps[:, None], ps, mask)["out"][:, 0].clamp(0.0, 1.0)
+
+
+def train_step(
+    batch: Mapping[str, torch.Tensor],
+    generator: nn.Module,
+    discriminator: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    align_flow: FlowBackend,
+    weights: LossWeights | None = None,
+    *,
+    teacher: nn.Module | None = None,
+) -> dict[str, float]:
+    """One training iteration (spec §4.1 steps 1-5; SelfSVD* targets when ``teacher`` is given, §4.4).
+
+    Args:
+        batch: ``{"lqs": (N, T, 3, H, W), "ps": (N, 3, H, W), "mask": (N, T, 1, H/4, W/4)}``
+            (as the datasets give them; tensors on the models' device).
+        generator: the generator (``SelfSVDNet`` interface: returns ``{"out", "ref_feat"}``).
+        discriminator: image -> logits (e.g. :class:`~lsvd.models.discriminator.PatchDiscriminator`).
+        opt_g: optimiser of the generator's parameters.
+        opt_d: optimiser of the discriminator's parameters.
+        align_flow: flow backend aligning predictions onto the targets for ``L_rec`` (frozen;
+            gradients pass through its flow only if it is differentiable, see :func:`aligned_l1`).
+        weights: loss weights (default :class:`LossWeights`).
+        teacher: SelfSVD*'s frozen teacher generator; ``None`` for SelfSVD (target = PS frame).
+
+    Returns:
+        ``{"loss_rec", "loss_gan_g", "loss_reg", "loss_g", "loss_d", "d_real", "d_fake"}`` floats
+        (the last two are the mean discriminator logits on targets and predictions).
+
+    Raises:
+        FloatingPointError: a loss is NaN or infinite (named in the message); the step that would
+            use it is not taken.
+    """
+    weights = weights or LossWeights()
+    lqs, ps, mask = batch["lqs"], batch["ps"], batch["mask"]
+    if lqs.ndim != 5:
+        raise ValueError(f"batch['lqs']: expected (N, T, 3, H, W), found {tuple(lqs.shape)}")
+    n, t, c, h, w = lqs.shape
+
+    if teacher is not None:
+        target = teacher_targets(teacher, ps)
+    else:
+        target = ps
+    targets = target[:, None].expand(n, t, c, h, w).reshape(n * t, c, h, w).detach()
+
+    # ---- generator step (D frozen)
+    d_flags = [p.requires_grad for p in discriminator.parameters()]
+    discriminator.requires_grad_(False)
+    try:
+        result = generator(lqs, ps, mask)
+        out = result["out"].reshape(n * t, c, h, w)
+        loss_rec = aligned_l1(out, targets, align_flow)
+        loss_reg = feature_l1(result["ref_feat"])
+        loss_gan_g = lsgan_g(discriminator(out))
+        loss_g = weights.rec * loss_rec + weights.gan * loss_gan_g + weights.reg * loss_reg
+        values = {
+            "loss_rec": _check_finite("loss_rec", loss_rec),
+            "loss_gan_g": _check_finite("loss_gan_g", loss_gan_g),
+            "loss_reg": _check_finite("loss_reg", loss_reg),
+            "loss_g": _check_finite("loss_g", loss_g),
+        }
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+    finally:
+        for p, flag in zip(discriminator.parameters(), d_flags, strict=True):
+            p.requires_grad_(flag)
+
+    # ---- discriminator step
+    real_logits = discriminator(targets)
+    fake_logits = discriminator(out.detach())
+    loss_d = lsgan_d(real_logits, fake_logits)
+    values["loss_d"] = _check_finite("loss_d", loss_d)
+    values["d_real"] = float(real_logits.detach().mean())
+    values["d_fake"] = float(fake_logits.detach().mean())
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    return values
