@@ -1,0 +1,378 @@
+"""Desmoke one clip with a SelfSVD generator: ``python -m lsvd.desmoke INPUT -o OUTPUT``.
+
+INPUT is one of
+
+* a video file (``.mp4``, ``.avi``, ``.mov``, ``.mkv``, ...);
+* a folder of integer-named frames (``00000000.png``, ``1.jpg``, ...; sorted by number; other
+  files are ignored);
+* ``ROOT::CLIP_ID``: a clip of a prepared dataset root (``python -m lsvd.prepare``), e.g.
+  ``~/lsvd-data::synth_test_000``.
+
+The PS frame (the smoke-free reference the network sees, spec §6) is ``--ps-frame N`` (a frame
+index of the input), else the clip's ``ps_frame_index`` for a prepared clip, else frame 0. The clip
+starts at the PS frame: frames before it are dropped (a note is logged), and, as in the official
+test code, the PS frame itself is not output. So ``T`` input frames and PS frame ``p`` give
+``T - p - 1`` output frames.
+
+OUTPUT ending in ``.mp4``/``.mkv`` is an H.264 video (fps from the input, ``--fps``, else 25);
+anything else is a folder of PNGs named after the input frames (``<stem>.png`` for a frame folder,
+``<frame_number:08d>.png`` for a video or a prepared clip), written atomically.
+
+Masks (``--mask``): ``official`` = the mask of clip frame 9 against clip frame 4 (counted from the
+PS frame), used for every frame (spec §2.3; needs >= 10 frames, else ``none`` with a warning);
+``ps`` = each frame's own mask against the PS frame; ``none`` = all zeros (PS features kept).
+
+Weights (``--checkpoint``): an official mmcv SelfSVD checkpoint (``generator.*`` keys; with
+``--flow pwcnet`` the PWC-Net weights come from it too), or a ``.safetensors`` file holding a plain
+:class:`~lsvd.models.SelfSVDNet` state dict. Without one the network is untrained: its last
+convolution is zero-initialised, so the output equals the input (a warning says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lsvd.io.images import IMAGE_SUFFIXES
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DesmokeError", "build_parser", "desmoke", "main"]
+
+#: Input suffixes read as videos.
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")
+#: Output suffixes written as videos (anything else is a frame folder).
+VIDEO_OUTPUT_SUFFIXES = (".mp4", ".mkv")
+CLIP_SEPARATOR = "::"
+MASK_MODES = ("official", "ps", "none")
+DEFAULT_FPS = 25.0
+OFFICIAL_MASK_REF = 4  # clip frame the official mask warps (spec §2.1)
+OFFICIAL_MASK_FRAME = 9  # clip frame whose mask the official loader uses for every frame (spec §2.3)
+
+UNTRAINED_WARNING = (
+    "no --checkpoint given: the network is UNTRAINED and its output equals its input. Get weights by "
+    "training (`python -m lsvd.train`, when available) or use an official SelfSVD checkpoint "
+    "(selfsvd.pth, linked from the official README) with --checkpoint PATH --preset paper."
+)
+
+
+class DesmokeError(ValueError):
+    """A user-facing problem with the inputs or options (the command exits with status 2)."""
+
+
+@dataclass
+class _Clip:
+    frames: list[np.ndarray]  # uint8 RGB (H, W, 3)
+    names: list[str]  # output PNG stems, one per frame
+    fps: float | None
+    ps_index: int | None  # from a prepared clip's manifest
+
+
+# --- input -----------------------------------------------------------------------------------------
+
+
+def _read_video(path: Path) -> _Clip:
+    from lsvd.io.video import iter_frames, probe_video
+
+    try:
+        info = probe_video(path)
+        frames = [f.rgb for f in iter_frames(path)]
+    except Exception as exc:  # PyAV raises several types for unreadable files
+        raise DesmokeError(f"{path}: cannot read the video ({exc}); expected a readable video file") from exc
+    if not frames:
+        raise DesmokeError(f"{path}: the video has no frames")
+    return _Clip(frames, [f"{i:08d}" for i in range(len(frames))], info.fps, None)
+
+
+def _read_folder(path: Path) -> _Clip:
+    from lsvd.io.images import read_rgb
+
+    numbered: list[tuple[int, Path]] = []
+    for p in path.iterdir():
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
+            try:
+                numbered.append((int(p.stem), p))
+            except ValueError:
+                continue
+    if not numbered:
+        raise DesmokeError(f"{path}: no integer-named frames found (expected files like 00000000.png with a "
+                           f"suffix in {', '.join(IMAGE_SUFFIXES)})")
+    numbered.sort()
+    try:
+        frames = [read_rgb(p) for _, p in numbered]
+    except Exception as exc:
+        raise DesmokeError(f"{path}: cannot read a frame ({exc})") from exc
+    return _Clip(frames, [p.stem for _, p in numbered], None, None)
+
+
+def _read_prepared(spec: str) -> _Clip:
+    from lsvd.data.frames import load_frames
+    from lsvd.data.manifest import Manifest, ManifestError
+
+    root, _, clip_id = spec.partition(CLIP_SEPARATOR)
+    if not root or not clip_id:
+        raise DesmokeError(f"{spec!r}: expected ROOT{CLIP_SEPARATOR}CLIP_ID (a prepared dataset root and a clip "
+                           f"id), e.g. ~/lsvd-data{CLIP_SEPARATOR}synth_test_000")
+    try:
+        manifest = Manifest.load(root)
+    except (ManifestError, OSError) as exc:
+        raise DesmokeError(f"{spec!r}: {exc}") from exc
+    try:
+        clip = manifest.clip(clip_id)
+    except KeyError:
+        known = manifest.clip_ids()
+        raise DesmokeError(f"{spec!r}: unknown clip id {clip_id!r}; {root} has {len(known)} clips, e.g. "
+                           f"{', '.join(known[:5])}") from None
+    rows = manifest.clip_frames(clip_id)
+    if rows.empty:
+        raise DesmokeError(f"{spec!r}: the clip has no frames in the manifest")
+    paths = [str(manifest.resolve(p)) for p in rows["path"]]
+    numbers = [int(n) for n in rows["frame_number"]]
+    try:
+        frames = load_frames(str(clip.storage), paths, numbers, list(range(len(rows))))
+    except Exception as exc:
+        raise DesmokeError(f"{spec!r}: cannot read the clip's frames ({exc}); re-run `python -m lsvd.prepare`") from exc
+    fps = float(clip.fps) if clip.fps is not None and not math.isnan(float(clip.fps)) else None
+    return _Clip(frames, [f"{n:08d}" for n in numbers], fps, int(clip.ps_frame_index))
+
+
+def _read_input(spec: str) -> _Clip:
+    if CLIP_SEPARATOR in spec:
+        return _read_prepared(spec)
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return _read_folder(path)
+    if not path.exists():
+        raise DesmokeError(f"{spec}: no such file or folder; expected a video, a folder of integer-named frames, "
+                           f"or ROOT{CLIP_SEPARATOR}CLIP_ID")
+    return _read_video(path)
+
+
+# --- model and masks -------------------------------------------------------------------------------
+
+
+def _load_model(preset: str, flow: str, checkpoint: str | None, device: str) -> Any:
+    from lsvd.models.selfsvd import PRESETS, build_selfsvd
+
+    if preset not in PRESETS:
+        raise DesmokeError(f"--preset: expected one of {', '.join(PRESETS)}, found {preset!r}")
+    ckpt = Path(checkpoint).expanduser() if checkpoint else None
+    if ckpt is not None and not ckpt.is_file():
+        raise DesmokeError(f"--checkpoint {checkpoint}: no such file")
+    is_safetensors = ckpt is not None and ckpt.suffix == ".safetensors"
+    flow_kwargs: dict[str, Any] = {}
+    if flow == "pwcnet":
+        flow_kwargs["device"] = device
+        if ckpt is not None and not is_safetensors:
+            flow_kwargs["weights"] = str(ckpt)
+    try:
+        model = build_selfsvd(preset, flow=flow, flow_kwargs=flow_kwargs)
+    except Exception as exc:  # missing or unreadable flow weights
+        raise DesmokeError(f"cannot build the {preset} model with --flow {flow}: {exc}") from exc
+    if ckpt is None:
+        log.warning(UNTRAINED_WARNING)
+    elif is_safetensors:
+        from safetensors.torch import load_file
+
+        try:
+            result = model.load_state_dict(load_file(str(ckpt)), strict=False)
+        except (RuntimeError, OSError) as exc:  # size mismatch, not a safetensors file
+            raise DesmokeError(f"--checkpoint {ckpt}: does not fit the {preset} SelfSVDNet; check --preset "
+                               f"({str(exc).splitlines()[0]})") from exc
+        missing = [k for k in result.missing_keys if not k.startswith("pwcnet.")]
+        if missing or result.unexpected_keys:
+            raise DesmokeError(f"--checkpoint {ckpt}: does not fit the {preset} SelfSVDNet ({len(missing)} missing "
+                               f"keys, e.g. {missing[:3]}; {len(result.unexpected_keys)} unexpected, e.g. "
+                               f"{result.unexpected_keys[:3]}); check --preset")
+    else:
+        from lsvd.models.convert import load_official_generator
+
+        try:
+            load_official_generator(ckpt, model)
+        except Exception as exc:  # torch.load raises many types for a file that is not a checkpoint
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise DesmokeError(f"--checkpoint {ckpt}: cannot load it as an official SelfSVD checkpoint ({first}); "
+                               "expected an mmcv .pth with generator.* keys of the --preset size (released "
+                               "checkpoints are 'paper')") from exc
+    return model.eval()
+
+
+def _masks(frames: list[np.ndarray], mode: str, flow_backend: Any) -> tuple[Any, str]:
+    """(mask (T-1, 1, H/4, W/4) float or None, the mode actually used) for clip ``frames`` (PS first)."""
+    import torch
+
+    from lsvd.masks.core import MaskParams, block_mask, prepare_frame, prepare_reference
+    from lsvd.masks.pipeline import _flow_fn
+
+    n = len(frames) - 1
+    h, w = frames[0].shape[:2]
+    if mode == "official" and len(frames) <= OFFICIAL_MASK_FRAME:
+        log.warning("--mask official needs >= %d frames from the PS frame on; the clip has %d: using --mask none",
+                    OFFICIAL_MASK_FRAME + 1, len(frames))
+        mode = "none"
+    if mode == "none":
+        return None, mode
+    params = MaskParams()
+    try:
+        params.validate()
+        flow_fn = _flow_fn(flow_backend)
+        if mode == "official":
+            ref_q = prepare_reference(frames[OFFICIAL_MASK_REF], params)
+            frame_q = prepare_frame(frames[OFFICIAL_MASK_FRAME], params)
+            m, _ = block_mask(ref_q, frame_q, flow_fn(ref_q, frame_q), params)
+            masks = [m] * n
+        else:
+            ref_q = prepare_reference(frames[0], params)
+            masks = []
+            for frame in frames[1:]:
+                frame_q = prepare_frame(frame, params)
+                masks.append(block_mask(ref_q, frame_q, flow_fn(ref_q, frame_q), params)[0])
+    except ValueError as exc:
+        raise DesmokeError(f"--mask {mode}: {exc}; use --mask none") from exc
+    mask = torch.from_numpy(np.stack(masks).astype(np.float32))[:, None]
+    if tuple(mask.shape[2:]) != (h // 4, w // 4):  # the 1/4 grid rounds differently: fit it
+        mask = torch.nn.functional.interpolate(mask, size=(h // 4, w // 4), mode="nearest")
+    return mask, mode
+
+
+# --- the command -----------------------------------------------------------------------------------
+
+
+def desmoke(
+    input: str,  # noqa: A002 - the command's argument name
+    output: str,
+    *,
+    checkpoint: str | None = None,
+    preset: str = "paper",
+    flow: str = "dis",
+    ps_frame: int | None = None,
+    mode: str = "official",
+    mask: str = "official",
+    device: str = "cpu",
+    bf16: bool = False,
+    fps: float | None = None,
+    window: int = 5,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Desmoke one clip and write it; returns a summary dict.
+
+    Args: see the module docstring and :func:`build_parser` (same names as the options).
+
+    Returns:
+        ``{"input", "output", "frames", "height", "width", "ps_frame", "dropped", "mask", "device",
+        "seconds", "checkpoint"}`` (``frames`` = frames written).
+
+    Raises:
+        DesmokeError: unreadable or invalid input / options (the message says what to change).
+    """
+    import torch
+
+    from lsvd.inference import MODES, desmoke_clip, to_uint8
+
+    t0 = time.perf_counter()
+    if mask not in MASK_MODES:
+        raise DesmokeError(f"--mask: expected one of {', '.join(MASK_MODES)}, found {mask!r}")
+    if mode not in MODES:
+        raise DesmokeError(f"--mode: expected one of {', '.join(MODES)}, found {mode!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise DesmokeError("--device cuda: no CUDA device is available; use --device cpu")
+    if fps is not None and not fps > 0:
+        raise DesmokeError(f"--fps: expected a positive number, found {fps}")
+
+    clip = _read_input(input)
+    h, w = clip.frames[0].shape[:2]
+    for k, f in enumerate(clip.frames):
+        if f.shape != (h, w, 3):
+            raise DesmokeError(f"{input}: frame {clip.names[k]} is {f.shape}, expected ({h}, {w}, 3) like the first")
+    if h % 4 or w % 4:
+        raise DesmokeError(f"{input}: frames are {h}x{w}; height and width must be multiples of 4 (spec §3.6); "
+                           f"crop or pad to {h // 4 * 4}x{w // 4 * 4}")
+    ps = ps_frame if ps_frame is not None else clip.ps_index if clip.ps_index is not None else 0
+    if not 0 <= ps < len(clip.frames) - 1:
+        raise DesmokeError(f"--ps-frame {ps}: expected 0 <= N < {len(clip.frames) - 1} (the clip has "
+                           f"{len(clip.frames)} frames and at least one must follow the PS frame)")
+    if ps > 0:
+        log.info("the clip starts at the PS frame %d: frames %s..%s before it are not output",
+                 ps, clip.names[0], clip.names[ps - 1])
+    frames, names = clip.frames[ps:], clip.names[ps:]
+
+    model = _load_model(preset, flow, checkpoint, device)
+    mask_t, mask_used = _masks(frames, mask, model.flow)
+
+    lqs = torch.from_numpy(np.stack(frames[1:])).permute(0, 3, 1, 2).float().div_(255.0)
+    ps_t = torch.from_numpy(frames[0]).permute(2, 0, 1).float().div_(255.0)
+    out = desmoke_clip(model, lqs, ps_t, mask_t, window=window, mode=mode, device=device, progress=progress,
+                       dtype=torch.bfloat16 if bf16 else None)
+    images = to_uint8(out)
+
+    target = Path(output).expanduser()
+    if target.suffix.lower() in VIDEO_OUTPUT_SUFFIXES:
+        from lsvd.io.video import write_video
+
+        write_video(target, list(images), fps=fps or clip.fps or DEFAULT_FPS)
+    else:
+        from lsvd.io.atomic import atomic_dir
+        from lsvd.io.images import write_png
+
+        with atomic_dir(target) as tmp:
+            for name, image in zip(names[1:], images, strict=True):
+                write_png(tmp / f"{name}.png", image)
+    return {
+        "input": input, "output": str(target), "frames": len(images), "height": h, "width": w,
+        "ps_frame": ps, "dropped": ps, "mask": mask_used, "device": device,
+        "seconds": round(time.perf_counter() - t0, 3), "checkpoint": checkpoint,
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m lsvd.desmoke",
+        description="Desmoke one clip with a SelfSVD generator.",
+        epilog=(f"INPUT: a video file, a folder of integer-named frames, or ROOT{CLIP_SEPARATOR}CLIP_ID (a clip of a "
+                "prepared dataset root). The clip starts at the PS frame (--ps-frame, else the prepared clip's "
+                "ps_frame_index, else 0); frames before it and the PS frame itself are not output."),
+    )
+    p.add_argument("input", help=f"video, frame folder, or ROOT{CLIP_SEPARATOR}CLIP_ID")
+    p.add_argument("-o", "--output", required=True, help="*.mp4 / *.mkv for a video, anything else for a PNG folder")
+    p.add_argument("--checkpoint", help="official SelfSVD checkpoint (.pth) or SelfSVDNet state dict (.safetensors)")
+    p.add_argument("--preset", default="paper", help="network size: paper (released checkpoints), small, tiny")
+    p.add_argument("--flow", default="dis", choices=("dis", "pwcnet"), help="flow backend (default dis)")
+    p.add_argument("--ps-frame", type=int, help="index of the PS (smoke-free reference) frame")
+    p.add_argument("--mode", default="official", choices=("official", "overlap"), help="window plan")
+    p.add_argument("--mask", default="official", choices=MASK_MODES, help="mask source (default official)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast on CUDA")
+    p.add_argument("--fps", type=float, help="output video fps (default: the input's, else 25)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    p.add_argument("-q", "--quiet", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from lsvd.logging_utils import init_logging
+
+    args = build_parser().parse_args(argv)
+    init_logging(-1 if args.quiet else args.verbose)
+    try:
+        s = desmoke(args.input, args.output, checkpoint=args.checkpoint, preset=args.preset, flow=args.flow,
+                    ps_frame=args.ps_frame, mode=args.mode, mask=args.mask, device=args.device, bf16=args.bf16,
+                    fps=args.fps, progress=not args.no_progress)
+    except DesmokeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"desmoked {s['frames']} frames of {s['width']}x{s['height']} on {s['device']} in {s['seconds']:.1f} s "
+          f"(PS frame {s['ps_frame']}, mask {s['mask']}) -> {s['output']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""``python -m lsvd.desmoke``: inputs, outputs, weights and the errors users see (tiny preset)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lsvd.desmoke import UNTRAINED_WARNING, desmoke, main
+from lsvd.io.images import read_rgb, write_png
+from lsvd.io.video import iter_frames
+from lsvd.models.selfsvd import build_selfsvd
+from tests.conftest import make_video, smooth_frames
+
+FAST = ["--preset", "tiny", "--no-progress", "--mask", "none"]
+
+
+def _frame_folder(folder: Path, n: int = 12, size: tuple[int, int] = (32, 48), start: int = 0) -> Path:
+    folder.mkdir(parents=True)
+    for k, rgb in enumerate(smooth_frames(n, *size)):
+        write_png(folder / f"{start + k:08d}.png", rgb)
+    return folder
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _official_checkpoint(path: Path, *, nonzero: bool = True) -> Path:
+    torch.manual_seed(0)
+    model = build_selfsvd("tiny")
+    if nonzero:
+        torch.nn.init.normal_(model.zero_conv.weight, std=0.5)
+        torch.nn.init.constant_(model.zero_conv.bias, 0.1)
+    state = {f"generator.{k}": v for k, v in model.state_dict().items()}
+    state["discriminator.conv.weight"] = torch.zeros(1)  # ignored, as in mmcv files
+    torch.save({"meta": {}, "state_dict": state}, path)
+    return path
+
+
+def test_video_to_video(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = make_video(tmp_path / "in.mp4", n=12, size=(32, 48))
+    out = tmp_path / "out.mp4"
+    assert main([str(src), "-o", str(out), "--preset", "tiny", "--no-progress"]) == 0  # official mask
+    frames = [f.rgb for f in iter_frames(out)]
+    assert len(frames) == 11  # the PS frame (0) is not output
+    assert frames[0].shape == (32, 48, 3)
+    summary = capsys.readouterr().out
+    assert "11 frames" in summary and "48x32" in summary and str(out) in summary
+
+
+def test_folder_to_folder_keeps_names_and_untrained_is_identity(tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    src = _frame_folder(tmp_path / "clip", start=5)
+    out = tmp_path / "out"
+    with caplog.at_level(logging.WARNING):
+        s = desmoke(str(src), str(out), preset="tiny", mask="ps", ps_frame=2)
+    assert UNTRAINED_WARNING in caplog.text
+    assert s["frames"] == 9 and s["mask"] == "ps"
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [f"{n:08d}.png" for n in range(8, 17)]  # frames before the PS frame and the PS frame dropped
+    for name in names:  # zero-initialised last conv: output == input
+        np.testing.assert_array_equal(read_rgb(out / name), read_rgb(src / name))
+
+
+def test_prepared_clip(tmp_path: Path) -> None:
+    from lsvd.prepare import prepare_synthetic
+
+    root = tmp_path / "root"
+    prepare_synthetic(root, preset="tiny", progress=False)
+    out = tmp_path / "out"
+    s = desmoke(f"{root}::synth_test_000", str(out), preset="tiny", mask="official")
+    assert s["frames"] == 11 and s["mask"] == "official"
+    assert sorted(p.name for p in out.iterdir()) == [f"{n:08d}.png" for n in range(1, 12)]
+    assert main([f"{root}::nope", "-o", str(tmp_path / "x"), *FAST]) == 2
+
+
+def test_official_checkpoint_changes_output(tmp_path: Path) -> None:
+    src = _frame_folder(tmp_path / "clip", n=6)
+    ckpt = _official_checkpoint(tmp_path / "selfsvd.pth")
+    assert main([str(src), "-o", str(tmp_path / "a"), "--checkpoint", str(ckpt), *FAST]) == 0
+    assert main([str(src), "-o", str(tmp_path / "b"), *FAST]) == 0
+    bad = _write(tmp_path / "bad.pth", b"not a checkpoint")
+    assert main([str(src), "-o", str(tmp_path / "c"), "--checkpoint", str(bad), *FAST]) == 2
+    a, b = read_rgb(tmp_path / "a" / "00000003.png"), read_rgb(tmp_path / "b" / "00000003.png")
+    np.testing.assert_array_equal(b, read_rgb(src / "00000003.png"))
+    assert np.abs(a.astype(int) - b).max() > 0
+
+
+def test_safetensors_state_dict(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    src = _frame_folder(tmp_path / "clip", n=6)
+    model = build_selfsvd("tiny")
+    torch.nn.init.constant_(model.zero_conv.bias, 0.2)
+    path = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    assert main([str(src), "-o", str(tmp_path / "a"), "--checkpoint", str(path), *FAST]) == 0
+    out = read_rgb(tmp_path / "a" / "00000001.png").astype(int)
+    assert (out - read_rgb(src / "00000001.png")).mean() > 20  # +0.2 on every pixel
+    assert main([str(src), "-o", str(tmp_path / "b"), "--checkpoint", str(path), "--preset", "small",
+                 "--no-progress"]) == 2  # wrong size
+
+
+def test_short_clip_official_mask_falls_back(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    src = _frame_folder(tmp_path / "clip", n=6)
+    with caplog.at_level(logging.WARNING):
+        s = desmoke(str(src), str(tmp_path / "out.mkv"), preset="tiny", fps=12.5)
+    assert s["mask"] == "none" and "--mask none" in caplog.text
+    assert len(list(iter_frames(tmp_path / "out.mkv"))) == 5
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda p: p / "missing.mp4", "no such file"),
+        (lambda p: _write(p / "bad.mp4", b"not a video"), "cannot read the video"),
+        (lambda p: (p / "empty").mkdir() or p / "empty", "no integer-named frames"),
+        (lambda p: _frame_folder(p / "odd", size=(30, 48)), "multiples of 4"),
+        (lambda p: "only-a-root::", "ROOT::CLIP_ID"),
+        (lambda p: f"{p}::clip", "not a prepared dataset root"),
+    ],
+    ids=["missing", "unreadable", "empty-folder", "size", "bad-spec", "not-a-root"],
+)
+def test_bad_inputs_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], make, expected: str) -> None:
+    spec = make(tmp_path)
+    assert main([str(spec), "-o", str(tmp_path / "out"), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expected in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_ps_frame_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = _frame_folder(tmp_path / "clip", n=4)
+    assert main([str(src), "-o", str(tmp_path / "out"), "--ps-frame", "3", *FAST]) == 2
+    assert "--ps-frame 3" in capsys.readouterr().err
