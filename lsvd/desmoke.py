@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from lsvd.constants import OFFICIAL_MASK_INDEX
 from lsvd.io.images import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,6 @@ VIDEO_OUTPUT_SUFFIXES = (".mp4", ".mkv")
 CLIP_SEPARATOR = "::"
 MASK_MODES = ("official", "ps", "none")
 DEFAULT_FPS = 25.0
-OFFICIAL_MASK_REF = 4  # clip frame the official mask warps (spec §2.1)
-OFFICIAL_MASK_FRAME = 9  # clip frame whose mask the official loader uses for every frame (spec §2.3)
 
 UNTRAINED_WARNING = (
     "no --checkpoint given: the network is UNTRAINED and its output equals its input. Get weights by "
@@ -209,32 +208,24 @@ def _masks(frames: list[np.ndarray], mode: str, flow_backend: Any) -> tuple[Any,
     """(mask (T-1, 1, H/4, W/4) float or None, the mode actually used) for clip ``frames`` (PS first)."""
     import torch
 
-    from lsvd.masks.core import MaskParams, block_mask, prepare_frame, prepare_reference
-    from lsvd.masks.pipeline import _flow_fn
+    from lsvd.masks.core import MaskParams
+    from lsvd.masks.pipeline import clip_masks, numpy_flow, plan_clip
 
     n = len(frames) - 1
     h, w = frames[0].shape[:2]
-    if mode == "official" and len(frames) <= OFFICIAL_MASK_FRAME:
+    if mode == "official" and len(frames) <= OFFICIAL_MASK_INDEX:
         log.warning("--mask official needs >= %d frames from the PS frame on; the clip has %d: using --mask none",
-                    OFFICIAL_MASK_FRAME + 1, len(frames))
+                    OFFICIAL_MASK_INDEX + 1, len(frames))
         mode = "none"
     if mode == "none":
         return None, mode
     params = MaskParams()
     try:
         params.validate()
-        flow_fn = _flow_fn(flow_backend)
-        if mode == "official":
-            ref_q = prepare_reference(frames[OFFICIAL_MASK_REF], params)
-            frame_q = prepare_frame(frames[OFFICIAL_MASK_FRAME], params)
-            m, _ = block_mask(ref_q, frame_q, flow_fn(ref_q, frame_q), params)
-            masks = [m] * n
-        else:
-            ref_q = prepare_reference(frames[0], params)
-            masks = []
-            for frame in frames[1:]:
-                frame_q = prepare_frame(frame, params)
-                masks.append(block_mask(ref_q, frame_q, flow_fn(ref_q, frame_q), params)[0])
+        ref_index, targets = plan_clip(len(frames), 0, mode)
+        by_index = clip_masks(dict(enumerate(frames)), ref_index, targets, params, numpy_flow(flow_backend))
+        # official: the one mask for every frame after the PS frame; ps: one per frame
+        masks = [by_index[targets[0]]] * n if mode == "official" else [by_index[i] for i in range(1, n + 1)]
     except ValueError as exc:
         raise DesmokeError(f"--mask {mode}: {exc}; use --mask none") from exc
     mask = torch.from_numpy(np.stack(masks).astype(np.float32))[:, None]

@@ -137,7 +137,7 @@ def _torch_single_thread():
         torch.set_num_threads(before)
 
 
-def _flow_fn(backend):
+def numpy_flow(backend):
     """numpy (h, w, 3) reference and frame -> numpy (2, h, w) flow on the frame grid into the reference."""
     import torch
 
@@ -149,24 +149,35 @@ def _flow_fn(backend):
     return fn
 
 
+def clip_masks(frames: dict[int, np.ndarray], ref_index: int, targets: list[int], params, flow_fn
+               ) -> dict[int, np.ndarray]:
+    """Masks (uint8 (h, w) in {0, 1}) of ``targets`` against the reference frame ``ref_index``;
+    ``frames`` maps frame_index to uint8 RGB and must hold the reference and the targets.
+    The reference is dehazed once (see :func:`plan_clip` for the modes' indices)."""
+    from lsvd.masks.core import block_mask, prepare_frame, prepare_reference
+
+    ref_q = prepare_reference(frames[ref_index], params)
+    out = {}
+    for index in targets:
+        frame_q = prepare_frame(frames[index], params)
+        out[index] = block_mask(ref_q, frame_q, flow_fn(ref_q, frame_q), params)[0]
+    return out
+
+
 def _compute_clip(manifest: Manifest, clip: pd.Series, frames: pd.DataFrame, mode: str, params, flow_fn,
                   key: str, folder: Path) -> dict[int, float]:
     """Masks of one clip, written atomically into ``folder``; returns {frame_index: ratio}."""
-    from lsvd.masks.core import block_mask, prepare_frame, prepare_reference
-
     ref_index, targets = plan_clip(len(frames), int(clip.ps_frame_index), mode)
     paths = [str(manifest.resolve(p)) for p in frames["path"]]
     numbers = [int(n) for n in frames["frame_number"]]
-    ref, *images = load_frames(str(clip.storage), paths, numbers, [ref_index, *targets])
-    ref_q = prepare_reference(ref, params)
-    ratios: dict[int, float] = {}
+    wanted = [ref_index, *targets]
+    images = dict(zip(wanted, load_frames(str(clip.storage), paths, numbers, wanted), strict=True))
+    masks = clip_masks(images, ref_index, targets, params, flow_fn)
     with atomic_dir(folder) as tmp:
-        for index, image in zip(targets, images, strict=True):
-            frame_q = prepare_frame(image, params)
-            mask, _ = block_mask(ref_q, frame_q, flow_fn(ref_q, frame_q), params)
+        for index, mask in masks.items():
             name = Path(PATH_TEMPLATES["mask"].format(clip_id=clip.clip_id, frame_number=numbers[index])).name
             write_png(tmp / name, (mask * 255).astype(np.uint8))
-            ratios[index] = float(mask.mean())
+        ratios = {index: float(mask.mean()) for index, mask in masks.items()}
         write_json(tmp / SIDECAR, {"key": key, "mode": mode, "ratios": {str(k): v for k, v in ratios.items()}})
     return ratios
 
@@ -226,7 +237,7 @@ def generate_masks(
                 backend = create_flow(flow, **({"weights": flow_weights} if flow_weights else {}))
             single = flow == "dis"  # a learned flow network wants torch's threads
             with _torch_single_thread() if single else contextlib.nullcontext():
-                updates[clip_id] = _compute_clip(manifest, clip, frames, mode, params, _flow_fn(backend), key,
+                updates[clip_id] = _compute_clip(manifest, clip, frames, mode, params, numpy_flow(backend), key,
                                                  folder)
         except (ValueError, OSError) as exc:  # bad frames, unreadable files: reported, the run goes on
             problems.add("mask_failed", clip_id, str(exc), "clip")

@@ -63,7 +63,7 @@ def test_official_masks_recorded_and_match_the_core(tiny_root: Path, tmp_path: P
     # the written mask is the core's mask of frame 9 against the reference frame 4, with the same flow
     ref_q = prepare_reference(read_rgb(m.resolve(frames.at[4, "path"])), MaskParams())
     frame_q = prepare_frame(read_rgb(m.resolve(frames.at[9, "path"])), MaskParams())
-    flow = pipeline._flow_fn(create_flow("dis"))(ref_q, frame_q)
+    flow = pipeline.numpy_flow(create_flow("dis"))(ref_q, frame_q)
     expect, _ = block_mask(ref_q, frame_q, flow, MaskParams())
     assert np.array_equal(mask > 0, expect.astype(bool))
     item = TrainWindows(root, crop_size=32)[0]  # masks now present: require_mask passes
