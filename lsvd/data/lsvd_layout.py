@@ -40,6 +40,7 @@ from lsvd.constants import (
     SOURCE_LSVD,
     STORAGE_PNG,
 )
+from lsvd.data.manifest import file_sha256
 from lsvd.data.problems import ProblemLog
 from lsvd.io.images import IMAGE_SUFFIXES, ImageError, probe_image
 
@@ -252,7 +253,7 @@ def index_lsvd(
     if previous is not None and len(previous[0]):
         prev_clips = {r.clip_id: r for r in previous[0].itertuples(index=False)}
         prev_frames = dict(tuple(previous[1].groupby("clip_id", sort=False)))
-    hash_fn = _sha256 if hash_files else None
+    hash_fn = file_sha256 if hash_files else None
     clip_rows: list[dict] = []
     frame_parts: list[pd.DataFrame] = []
     seen: dict[str, Path] = {}
@@ -296,8 +297,3 @@ def index_lsvd(
     frames = pd.concat(frame_parts, ignore_index=True) if frame_parts else pd.DataFrame()
     return IndexResult(clips=clips, frames=frames, reused=reused, indexed=len(clip_rows) - reused)
 
-
-def _sha256(path: Path) -> str:
-    from lsvd.data.manifest import file_sha256
-
-    return file_sha256(path)
