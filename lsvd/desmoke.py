@@ -9,7 +9,9 @@ INPUT is one of
   ``~/lsvd-data::synth_test_000``.
 
 The PS frame (the smoke-free reference the network sees, spec §6) is ``--ps-frame N`` (a frame
-index of the input), else the clip's ``ps_frame_index`` for a prepared clip, else frame 0. The clip
+index of the input), ``--ps-frame auto`` (the frame before the smoke onset found by
+:mod:`lsvd.data.smoke`; frame 0 when no onset is found), else the clip's ``ps_frame_index`` for a
+prepared clip, else frame 0. The clip
 starts at the PS frame: frames before it are dropped (a note is logged), and, as in the official
 test code, the PS frame itself is not output. So ``T`` input frames and PS frame ``p`` give
 ``T - p - 1`` output frames.
@@ -22,9 +24,11 @@ Masks (``--mask``): ``official`` = the mask of clip frame 9 against clip frame 4
 PS frame), used for every frame (spec §2.3; needs >= 10 frames, else ``none`` with a warning);
 ``ps`` = each frame's own mask against the PS frame; ``none`` = all zeros (PS features kept).
 
-Weights (``--checkpoint``): an official mmcv SelfSVD checkpoint (``generator.*`` keys; with
-``--flow pwcnet`` the PWC-Net weights come from it too), or a ``.safetensors`` file holding a plain
-:class:`~lsvd.models.SelfSVDNet` state dict. Without one the network is untrained: its last
+Weights (``--checkpoint``): a training run directory, checkpoint folder or ``generator.safetensors``
+written by ``python -m lsvd.train`` (network size and flow read from it), an official mmcv SelfSVD
+checkpoint (``generator.*`` keys; with ``--flow pwcnet`` the PWC-Net weights come from it too), or
+a ``.safetensors`` file holding a plain :class:`~lsvd.models.SelfSVDNet` state dict (give ``--preset``).
+Without one the network is untrained: its last
 convolution is zero-initialised, so the output equals the input (a warning says so).
 """
 
@@ -58,7 +62,7 @@ DEFAULT_FPS = 25.0
 
 UNTRAINED_WARNING = (
     "no --checkpoint given: the network is UNTRAINED and its output equals its input. Get weights by "
-    "training (`python -m lsvd.train`, when available) or use an official SelfSVD checkpoint "
+    "training (`python -m lsvd.train`) or use an official SelfSVD checkpoint "
     "(selfsvd.pth, linked from the official README) with --checkpoint PATH --preset paper."
 )
 
@@ -158,50 +162,40 @@ def _read_input(spec: str) -> _Clip:
 # --- model and masks -------------------------------------------------------------------------------
 
 
-def _load_model(preset: str, flow: str, checkpoint: str | None, device: str) -> Any:
+def _load_model(preset: str | None, flow: str | None, checkpoint: str | None, device: str) -> Any:
     from lsvd.models.selfsvd import PRESETS, build_selfsvd
+    from lsvd.train.checkpoint import load_generator
 
-    if preset not in PRESETS:
+    if preset is not None and preset not in PRESETS:
         raise DesmokeError(f"--preset: expected one of {', '.join(PRESETS)}, found {preset!r}")
-    ckpt = Path(checkpoint).expanduser() if checkpoint else None
-    if ckpt is not None and not ckpt.is_file():
-        raise DesmokeError(f"--checkpoint {checkpoint}: no such file")
-    is_safetensors = ckpt is not None and ckpt.suffix == ".safetensors"
-    flow_kwargs: dict[str, Any] = {}
-    if flow == "pwcnet":
-        flow_kwargs["device"] = device
-        if ckpt is not None and not is_safetensors:
-            flow_kwargs["weights"] = str(ckpt)
-    try:
-        model = build_selfsvd(preset, flow=flow, flow_kwargs=flow_kwargs)
-    except Exception as exc:  # missing or unreadable flow weights
-        raise DesmokeError(f"cannot build the {preset} model with --flow {flow}: {exc}") from exc
-    if ckpt is None:
+    if checkpoint is None:
         log.warning(UNTRAINED_WARNING)
-    elif is_safetensors:
-        from safetensors.torch import load_file
-
         try:
-            result = model.load_state_dict(load_file(str(ckpt)), strict=False)
-        except (RuntimeError, OSError) as exc:  # size mismatch, not a safetensors file
-            raise DesmokeError(f"--checkpoint {ckpt}: does not fit the {preset} SelfSVDNet; check --preset "
-                               f"({str(exc).splitlines()[0]})") from exc
-        missing = [k for k in result.missing_keys if not k.startswith("pwcnet.")]
-        if missing or result.unexpected_keys:
-            raise DesmokeError(f"--checkpoint {ckpt}: does not fit the {preset} SelfSVDNet ({len(missing)} missing "
-                               f"keys, e.g. {missing[:3]}; {len(result.unexpected_keys)} unexpected, e.g. "
-                               f"{result.unexpected_keys[:3]}); check --preset")
-    else:
-        from lsvd.models.convert import load_official_generator
+            return build_selfsvd(preset or "paper", flow=flow or "dis").eval()
+        except Exception as exc:  # missing or unreadable flow weights
+            raise DesmokeError(f"cannot build the {preset or 'paper'} model with --flow {flow}: {exc}") from exc
+    try:
+        model, info = load_generator(checkpoint, preset=preset, flow=flow)
+    except Exception as exc:  # torch.load / safetensors raise many types for a file that is not a checkpoint
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise DesmokeError(f"--checkpoint {checkpoint}: cannot load it ({first}); expected a training run directory, "
+                           "a checkpoint folder or generator.safetensors from `python -m lsvd.train`, or an official "
+                           "mmcv .pth (generator.* keys; released checkpoints are --preset paper)") from exc
+    log.info("weights: %s (%s, model %s, flow %s)", info["path"], info["source"], info["model"], info["flow"])
+    return model
 
-        try:
-            load_official_generator(ckpt, model)
-        except Exception as exc:  # torch.load raises many types for a file that is not a checkpoint
-            first = (str(exc).splitlines() or [type(exc).__name__])[0]
-            raise DesmokeError(f"--checkpoint {ckpt}: cannot load it as an official SelfSVD checkpoint ({first}); "
-                               "expected an mmcv .pth with generator.* keys of the --preset size (released "
-                               "checkpoints are 'paper')") from exc
-    return model.eval()
+
+def _detect_ps(frames: list[np.ndarray]) -> int:
+    """The PS frame of a clip: the frame before the first smoky one (lsvd.data.smoke); 0 when none is found."""
+    from lsvd.data.smoke import detect_onset, scan_frames
+
+    scan = scan_frames(frames)
+    onset = detect_onset(scan.scores, emergence=scan.emergence)
+    if onset is None:
+        log.warning("--ps-frame auto: no smoke onset detected; using frame 0 as the PS frame")
+        return 0
+    log.info("--ps-frame auto: smoke starts at frame %d; PS frame %d", onset, onset - 1)
+    return onset - 1
 
 
 def _masks(frames: list[np.ndarray], mode: str, flow_backend: Any) -> tuple[Any, str]:
@@ -242,9 +236,9 @@ def desmoke(
     output: str,
     *,
     checkpoint: str | None = None,
-    preset: str = "paper",
-    flow: str = "dis",
-    ps_frame: int | None = None,
+    preset: str | None = None,
+    flow: str | None = None,
+    ps_frame: int | str | None = None,
     mode: str = "official",
     mask: str = "official",
     device: str = "cpu",
@@ -286,7 +280,15 @@ def desmoke(
     if h % 4 or w % 4:
         raise DesmokeError(f"{input}: frames are {h}x{w}; height and width must be multiples of 4 (spec §3.6); "
                            f"crop or pad to {h // 4 * 4}x{w // 4 * 4}")
-    ps = ps_frame if ps_frame is not None else clip.ps_index if clip.ps_index is not None else 0
+    if ps_frame == "auto":
+        ps = _detect_ps(clip.frames)
+    elif ps_frame is not None:
+        try:
+            ps = int(ps_frame)
+        except ValueError:
+            raise DesmokeError(f"--ps-frame: expected a frame index or 'auto', found {ps_frame!r}") from None
+    else:
+        ps = clip.ps_index if clip.ps_index is not None else 0
     if not 0 <= ps < len(clip.frames) - 1:
         raise DesmokeError(f"--ps-frame {ps}: expected 0 <= N < {len(clip.frames) - 1} (the clip has "
                            f"{len(clip.frames)} frames and at least one must follow the PS frame)")
@@ -333,10 +335,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("input", help=f"video, frame folder, or ROOT{CLIP_SEPARATOR}CLIP_ID")
     p.add_argument("-o", "--output", required=True, help="*.mp4 / *.mkv for a video, anything else for a PNG folder")
-    p.add_argument("--checkpoint", help="official SelfSVD checkpoint (.pth) or SelfSVDNet state dict (.safetensors)")
-    p.add_argument("--preset", default="paper", help="network size: paper (released checkpoints), small, tiny")
-    p.add_argument("--flow", default="dis", choices=("dis", "pwcnet"), help="flow backend (default dis)")
-    p.add_argument("--ps-frame", type=int, help="index of the PS (smoke-free reference) frame")
+    p.add_argument("--checkpoint", help="a run directory / checkpoint folder / generator.safetensors from "
+                                        "python -m lsvd.train, or an official SelfSVD checkpoint (.pth)")
+    p.add_argument("--preset", help="network size (paper, small, tiny): read from lsvd.train checkpoints; "
+                                    "default paper (the released checkpoints)")
+    p.add_argument("--flow", choices=("dis", "pwcnet"), help="flow backend (default: the checkpoint's, else dis)")
+    p.add_argument("--ps-frame", help="index of the PS (smoke-free reference) frame, or 'auto' to detect it "
+                                      "(default: the prepared clip's, else 0)")
     p.add_argument("--mode", default="official", choices=("official", "overlap"), help="window plan")
     p.add_argument("--mask", default="official", choices=MASK_MODES, help="mask source (default official)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")

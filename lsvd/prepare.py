@@ -202,6 +202,11 @@ def prepare_videos(paths: list[str | Path], root: str | Path, *, strict: bool = 
     return _finish(root, result, problems, source, previous, t0)
 
 
+def synthetic_root(preset: str = "default", seed: int | None = None) -> Path:
+    """``$LSVD_HOME/datasets/synthetic-<preset>[-seed<N>]``: where the synthetic mini-LSVD goes by default."""
+    return lsvd_home() / "datasets" / (f"synthetic-{preset}" + (f"-seed{seed}" if seed is not None else ""))
+
+
 def default_root(args: argparse.Namespace) -> Path:
     """``$LSVD_HOME/datasets/<name>`` for the chosen source."""
     if args.lsvd:
@@ -209,7 +214,7 @@ def default_root(args: argparse.Namespace) -> Path:
     elif args.videos:
         name = "videos"
     else:
-        name = f"synthetic-{args.preset}" + (f"-seed{args.seed}" if args.seed is not None else "")
+        return synthetic_root(args.preset, args.seed)
     return lsvd_home() / "datasets" / name
 
 

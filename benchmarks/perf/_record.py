@@ -7,68 +7,14 @@ calls :func:`record`, which writes ``benchmarks/perf/results/<name>.json`` (atom
 from __future__ import annotations
 
 import datetime as _dt
-import os
-import platform
-import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from lsvd.io.atomic import write_json
+from lsvd.provenance import git_commit, machine, versions
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-_LIBRARIES = ("numpy", "torch", "numba", "opencv-python-headless", "av", "pyarrow", "pandas", "scikit-image")
-
-
-def machine() -> dict[str, Any]:
-    """Describe the machine: CPU model, usable cores, memory, OS, Python."""
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_gb = None
-    try:
-        mem_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError, AttributeError):
-        pass
-    return {
-        "cpu": cpu,
-        "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "memory_gb": mem_gb,
-        "os": platform.platform(),
-        "python": platform.python_version(),
-    }
-
-
-def versions() -> dict[str, str | None]:
-    """Versions of the toolkit and the libraries that matter for speed."""
-    out: dict[str, str | None] = {}
-    for name in ("lsvd-toolkit", *_LIBRARIES):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def git_commit() -> str | None:
-    """The repository's HEAD commit (with ``-dirty`` when the tree has changes), if any."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return commit + ("-dirty" if dirty else "")
 
 
 def record(name: str, figures: dict[str, Any], *, notes: str = "") -> Path:

@@ -159,23 +159,28 @@ class TrainWindows(_ClipDataset):
         return len(self.clips) * self.repeat
 
     def __getitem__(self, index: int) -> dict:
+        return self.sample(index)
+
+    def sample(self, index: int, generator: torch.Generator | None = None) -> dict:
+        """The item of clip ``index % len(clips)`` with its random draws (window start, crop, flip) taken
+        from ``generator`` (torch's global generator when ``None``)."""
         clip = self.clips[index % len(self.clips)]
-        start = int(torch.randint(0, len(clip.paths) - self.num_frames + 1, ()).item())
+        start = int(torch.randint(0, len(clip.paths) - self.num_frames + 1, (), generator=generator).item())
         idx = list(range(start, start + self.num_frames))
         ps, lqs = self._read(clip, idx)
         mask = self._masks(clip, idx)
         clean = [read_rgb(clip.clean_paths[i]) for i in idx] if self.with_clean else None
         if self.crop_size is not None:
             c = self.crop_size
-            top = int(torch.randint(0, clip.height - c + 1, ()).item())
-            left = int(torch.randint(0, clip.width - c + 1, ()).item())
+            top = int(torch.randint(0, clip.height - c + 1, (), generator=generator).item())
+            left = int(torch.randint(0, clip.width - c + 1, (), generator=generator).item())
             crop = lambda a: a[top:top + c, left:left + c]  # noqa: E731
             ps, lqs = crop(ps), [crop(f) for f in lqs]
             clean = [crop(f) for f in clean] if clean is not None else None
             mask = mask[:, top // 4:(top + c) // 4, left // 4:(left + c) // 4]
         else:
             top = left = 0
-        flipped = self.flip and bool(torch.rand(()) < 0.5)
+        flipped = self.flip and bool(torch.rand((), generator=generator) < 0.5)
         if flipped:
             ps, lqs, mask = ps[:, ::-1], [f[:, ::-1] for f in lqs], mask[:, :, ::-1]
             clean = [f[:, ::-1] for f in clean] if clean is not None else None

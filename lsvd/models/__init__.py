@@ -9,7 +9,7 @@ Submodules import only torch and :mod:`lsvd.flow` (flow backends are built on fi
 
 from __future__ import annotations
 
-from lsvd.models.convert import load_official_generator
+from lsvd.models.convert import load_official_discriminator, load_official_generator
 from lsvd.models.discriminator import PatchDiscriminator
 from lsvd.models.selfsvd import (
     PRESETS,
@@ -30,5 +30,6 @@ __all__ = [
     "SelfSVDNet",
     "build_selfsvd",
     "count_trainable_parameters",
+    "load_official_discriminator",
     "load_official_generator",
 ]

@@ -89,3 +89,24 @@ def load_official_generator(
     if load_flow and pwc and isinstance(pwc_module, nn.Module) and hasattr(pwc_module, "net"):
         pwc_module.net.load_state_dict(pwc, strict=True)
     return pwc
+
+
+def load_official_discriminator(source: str | os.PathLike[str] | Mapping[str, Any], model: nn.Module) -> None:
+    """Load the ``discriminator.*`` weights of an official checkpoint into a
+    :class:`~lsvd.models.PatchDiscriminator` (strict; SelfSVD* stage 2 starts from them, spec §4.4).
+
+    Raises:
+        KeyError: no ``discriminator.*`` keys, or they do not match ``model`` (missing/unexpected listed).
+    """
+    state = _read_state_dict(source)
+    prefix = "discriminator."
+    weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    if not weights:
+        raise KeyError(f"no '{prefix}*' keys found; top-level prefixes present: "
+                       f"{sorted({k.split('.', 1)[0] for k in state})}")
+    own = model.state_dict().keys()
+    missing, unexpected = sorted(own - weights.keys()), sorted(weights.keys() - own)
+    if missing or unexpected:
+        raise KeyError(f"discriminator does not match ({len(missing)} missing {missing[:10]}, {len(unexpected)} "
+                       f"unexpected {unexpected[:10]}); the official discriminator has base 64")
+    model.load_state_dict(weights, strict=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from lsvd.flow.base import FlowBackend
 from lsvd.train.losses import aligned_l1, feature_l1, lsgan_d, lsgan_g
@@ -66,6 +67,7 @@ def train_step(
     weights: LossWeights | None = None,
     *,
     teacher: nn.Module | None = None,
+    amp_dtype: torch.dtype | None = None,
 ) -> dict[str, float]:
     """One training iteration (spec §4.1 steps 1-5; SelfSVD* targets when ``teacher`` is given, §4.4).
 
@@ -80,6 +82,11 @@ def train_step(
             gradients pass through its flow only if it is differentiable, see :func:`aligned_l1`).
         weights: loss weights (default :class:`LossWeights`).
         teacher: SelfSVD*'s frozen teacher generator; ``None`` for SelfSVD (target = PS frame).
+        amp_dtype: run the networks under ``torch.autocast`` with this dtype (``torch.bfloat16`` on
+            CUDA); the losses are computed in float32. ``None``: no autocast.
+
+    Under DDP pass the wrapped modules; the generator step calls the discriminator's inner module so
+    that its (frozen) parameters take no part in gradient synchronisation.
 
     Returns:
         ``{"loss_rec", "loss_gan_g", "loss_reg", "loss_g", "loss_d", "d_real", "d_fake"}`` floats
@@ -95,21 +102,26 @@ def train_step(
         raise ValueError(f"batch['lqs']: expected (N, T, 3, H, W), found {tuple(lqs.shape)}")
     n, t, c, h, w = lqs.shape
 
+    autocast = torch.autocast(lqs.device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None)
     if teacher is not None:
-        target = teacher_targets(teacher, ps)
+        with autocast:
+            target = teacher_targets(teacher, ps).float()
     else:
         target = ps
     targets = target[:, None].expand(n, t, c, h, w).reshape(n * t, c, h, w).detach()
 
-    # ---- generator step (D frozen)
+    # ---- generator step (D frozen; its inner module under DDP, see above)
+    d_inner = discriminator.module if isinstance(discriminator, DistributedDataParallel) else discriminator
     d_flags = [p.requires_grad for p in discriminator.parameters()]
     discriminator.requires_grad_(False)
     try:
-        result = generator(lqs, ps, mask)
-        out = result["out"].reshape(n * t, c, h, w)
+        with autocast:
+            result = generator(lqs, ps, mask)
+            out = result["out"].reshape(n * t, c, h, w).float()
+            fake_for_g = d_inner(out).float()
         loss_rec = aligned_l1(out, targets, align_flow)
-        loss_reg = feature_l1(result["ref_feat"])
-        loss_gan_g = lsgan_g(discriminator(out))
+        loss_reg = feature_l1(result["ref_feat"].float())
+        loss_gan_g = lsgan_g(fake_for_g)
         loss_g = weights.rec * loss_rec + weights.gan * loss_gan_g + weights.reg * loss_reg
         values = {
             "loss_rec": _check_finite("loss_rec", loss_rec),
@@ -125,8 +137,8 @@ def train_step(
             p.requires_grad_(flag)
 
     # ---- discriminator step
-    real_logits = discriminator(targets)
-    fake_logits = discriminator(out.detach())
+    with autocast:  # one forward of both halves (instance norm is per image, so this equals two calls)
+        real_logits, fake_logits = discriminator(torch.cat([targets, out.detach()])).float().chunk(2)
     loss_d = lsgan_d(real_logits, fake_logits)
     values["loss_d"] = _check_finite("loss_d", loss_d)
     values["d_real"] = float(real_logits.detach().mean())

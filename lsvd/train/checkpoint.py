@@ -1,0 +1,241 @@
+"""Training checkpoints: safetensors weights, resumable state, a ``last`` pointer.
+
+Layout of a run directory (``python -m lsvd.train --run-dir RUN``)::
+
+    RUN/config.toml                 resolved configuration
+    RUN/run.json                    provenance (versions, commit, data manifest id, device, world size)
+    RUN/log.jsonl                   one JSON line per log interval / evaluation
+    RUN/checkpoints/iter_0004000/   generator.safetensors, discriminator.safetensors, state.pt
+    RUN/checkpoints/last            the name of the newest complete checkpoint folder
+
+``generator.safetensors`` is a plain :class:`~lsvd.models.SelfSVDNet` state dict whose metadata
+says how to rebuild the network (``model``, ``mid_channels``, ``num_blocks``, ``flow``); it is what
+``python -m lsvd.desmoke --checkpoint`` and the SelfSVD* stage 2 read. ``state.pt`` (optimisers,
+schedulers, iteration, RNG states) holds only tensors and plain Python values and is read back with
+``torch.load(weights_only=True)``. Checkpoint folders are written to a temporary name and renamed,
+and ``last`` is replaced atomically after that, so a killed run never leaves a half checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from lsvd.io.atomic import atomic_dir, write_text
+
+GENERATOR_FILE = "generator.safetensors"
+DISCRIMINATOR_FILE = "discriminator.safetensors"
+STATE_FILE = "state.pt"
+LAST_FILE = "last"
+CHECKPOINT_DIR = "checkpoints"
+FORMAT = "lsvd-selfsvd-generator/1"
+
+
+def checkpoint_name(iteration: int) -> str:
+    """Folder name of the checkpoint taken after ``iteration`` iterations."""
+    return f"iter_{iteration:07d}"
+
+
+def _save_safetensors(module: nn.Module, path: Path, metadata: Mapping[str, Any]) -> None:
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    save_file(state, str(path), metadata={k: str(v) for k, v in metadata.items()})
+
+
+def rng_state() -> dict[str, Any]:
+    """The torch (CPU and CUDA), Python and NumPy random states, as tensors and plain values."""
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "python": random.getstate(),
+        "numpy": (np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]),
+    }
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned."""
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    random.setstate(state["python"])
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+
+
+def save_checkpoint(
+    run_dir: str | os.PathLike[str],
+    iteration: int,
+    generator: nn.Module,
+    discriminator: nn.Module,
+    state: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+    *,
+    keep: int = 0,
+) -> Path:
+    """Write ``checkpoints/iter_<iteration>/`` atomically, then point ``checkpoints/last`` at it.
+
+    Args:
+        run_dir: the run directory.
+        iteration: iterations done.
+        generator, discriminator: the (unwrapped) networks.
+        state: resumable state (optimisers, schedulers, ...); saved with the RNG states and ``iteration``.
+        metadata: string-able values stored in the generator file (``model``, ``mid_channels``, ...).
+        keep: keep only the newest ``keep`` checkpoints (0 = keep all).
+
+    Returns:
+        The checkpoint folder.
+    """
+    root = Path(run_dir) / CHECKPOINT_DIR
+    target = root / checkpoint_name(iteration)
+    root.mkdir(parents=True, exist_ok=True)
+    meta = {"format": FORMAT, "iteration": iteration, **metadata}
+    with atomic_dir(target) as tmp:
+        _save_safetensors(generator, tmp / GENERATOR_FILE, meta)
+        _save_safetensors(discriminator, tmp / DISCRIMINATOR_FILE, {"iteration": iteration})
+        torch.save({**state, "iteration": iteration, "rng": rng_state()}, tmp / STATE_FILE)
+    write_text(root / LAST_FILE, target.name + "\n")
+    if keep > 0:
+        import shutil
+
+        for old in sorted(p for p in root.glob("iter_*") if p.is_dir())[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def last_checkpoint(run_dir: str | os.PathLike[str]) -> Path | None:
+    """The folder named by ``RUN/checkpoints/last``, or ``None`` when the run has no checkpoint yet."""
+    pointer = Path(run_dir) / CHECKPOINT_DIR / LAST_FILE
+    if not pointer.is_file():
+        return None
+    folder = pointer.parent / pointer.read_text().strip()
+    if not (folder / GENERATOR_FILE).is_file():
+        raise FileNotFoundError(f"{pointer} names {folder.name}, which has no {GENERATOR_FILE}; the run directory "
+                                "was modified by hand: point 'last' at a complete checkpoint folder")
+    return folder
+
+
+def resolve_generator_file(path: str | os.PathLike[str]) -> Path:
+    """The ``generator.safetensors`` of a run directory, a checkpoint folder, or the file itself.
+
+    Raises:
+        FileNotFoundError: nothing usable at ``path`` (the message says what was looked for).
+    """
+    p = Path(path).expanduser()
+    if p.is_file():
+        return p
+    if (p / GENERATOR_FILE).is_file():
+        return p / GENERATOR_FILE
+    if (p / CHECKPOINT_DIR).is_dir() or (p / LAST_FILE).is_file():
+        run = p if (p / CHECKPOINT_DIR).is_dir() else p.parent
+        folder = last_checkpoint(run)
+        if folder is not None:
+            return folder / GENERATOR_FILE
+    raise FileNotFoundError(f"{p}: expected a run directory (with checkpoints/last), a checkpoint folder (with "
+                            f"{GENERATOR_FILE}) or a .safetensors file; found none of these")
+
+
+def read_generator_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The metadata of a ``generator.safetensors`` (empty for a file saved without it)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return dict(f.metadata() or {})
+
+
+def load_state(folder: str | os.PathLike[str], device: str | torch.device = "cpu") -> dict[str, Any]:
+    """``state.pt`` of a checkpoint folder (``torch.load(weights_only=True)``)."""
+    return torch.load(Path(folder) / STATE_FILE, map_location=device, weights_only=True)
+
+
+def load_state_dict_checked(module: nn.Module, state: Mapping[str, torch.Tensor], *, source: Any, what: str) -> None:
+    """``module.load_state_dict(state, strict=True)`` with an error naming missing, unexpected and mis-shaped keys."""
+    own = module.state_dict()
+    missing = sorted(own.keys() - state.keys())
+    unexpected = sorted(state.keys() - own.keys())
+    wrong = sorted(k for k in own.keys() & state.keys() if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        raise ValueError(f"{source}: does not fit this {what} ({len(missing)} missing key(s) {missing[:5]}, "
+                         f"{len(unexpected)} unexpected {unexpected[:5]}, {len(wrong)} of another shape {wrong[:5]}); "
+                         "check the preset / model size it was trained with")
+    module.load_state_dict(state, strict=True)
+
+
+def load_safetensors_into(module: nn.Module, path: str | os.PathLike[str], *, what: str) -> None:
+    """Load a safetensors state dict into ``module`` (strict; see :func:`load_state_dict_checked`)."""
+    from safetensors.torch import load_file
+
+    load_state_dict_checked(module, load_file(str(path)), source=path, what=what)
+
+
+def load_generator(
+    path: str | os.PathLike[str],
+    *,
+    preset: str | None = None,
+    flow: str | None = None,
+    flow_weights: str | os.PathLike[str] | None = None,
+) -> tuple[nn.Module, dict[str, str]]:
+    """A :class:`~lsvd.models.SelfSVDNet` (eval mode, on CPU) with the weights of any checkpoint.
+
+    Args:
+        path: a run directory, a checkpoint folder or ``generator.safetensors`` written by
+            ``lsvd.train`` (size and flow read from its metadata), a bare SelfSVDNet ``.safetensors``
+            (give ``preset``), or an official mmcv SelfSVD / SelfSVD* ``.pth`` (``generator.*`` keys;
+            the released files are ``preset="paper"``; with ``flow="pwcnet"`` its PWC-Net is used).
+        preset: network size; must agree with the metadata when both exist.
+        flow: flow backend (default: the checkpoint's, else ``dis``).
+        flow_weights: PWC-Net weights for ``flow="pwcnet"`` when the checkpoint has none.
+
+    Returns:
+        ``(model, info)`` where ``info`` has ``model``, ``flow``, ``source`` (``lsvd`` | ``official``),
+        ``path`` and the checkpoint metadata.
+    """
+    from lsvd.models.convert import load_official_generator
+    from lsvd.models.selfsvd import build_selfsvd
+
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(f"checkpoint {p}: no such file or directory")
+    if p.is_file() and p.suffix != ".safetensors":  # official mmcv checkpoint
+        preset = preset or "paper"
+        flow = flow or "dis"
+        state = torch.load(p, map_location="cpu", weights_only=True)
+        has_pwc = any(k.startswith("generator.pwcnet.") for k in (state.get("state_dict", state) or {}))
+        kwargs = {}
+        if flow == "pwcnet":
+            kwargs = {"flow_kwargs": {"weights": flow_weights or (p if has_pwc else None)}}
+        model = build_selfsvd(preset, flow=flow, **kwargs)
+        load_official_generator(state, model)
+        info = {"model": preset, "flow": flow, "source": "official", "path": str(p)}
+        return model.eval(), info
+
+    file = resolve_generator_file(p)
+    meta = read_generator_metadata(file)
+    saved = meta.get("model")
+    if saved and preset and preset != saved:
+        raise ValueError(f"{file}: trained as the {saved!r} model, but preset {preset!r} was asked for; drop the "
+                         "preset (it is read from the checkpoint) or pick the matching one")
+    preset = saved or preset
+    if preset is None:
+        raise ValueError(f"{file}: no metadata says which model size it holds; pass the preset (paper, small, tiny)")
+    flow = flow or meta.get("flow") or "dis"
+    kwargs = {"flow_kwargs": {"weights": flow_weights}} if flow == "pwcnet" and flow_weights else {}
+    model = build_selfsvd(preset, flow=flow, **kwargs)
+    from safetensors.torch import load_file
+
+    state = load_file(str(file))
+    if not any(k.startswith("pwcnet.") for k in state):  # trained with DIS: keep this model's own flow weights
+        state.update({k: v for k, v in model.state_dict().items() if k.startswith("pwcnet.")})
+    elif flow != "pwcnet":
+        state = {k: v for k, v in state.items() if not k.startswith("pwcnet.")}
+    load_state_dict_checked(model, state, source=file, what=f"{preset!r} SelfSVDNet")
+    info = {**meta, "model": preset, "flow": flow, "source": "lsvd", "path": str(file)}
+    return model.eval(), info
