@@ -106,7 +106,10 @@ def load_official_discriminator(source: str | os.PathLike[str] | Mapping[str, An
                        f"{sorted({k.split('.', 1)[0] for k in state})}")
     own = model.state_dict().keys()
     missing, unexpected = sorted(own - weights.keys()), sorted(weights.keys() - own)
-    if missing or unexpected:
+    shapes = model.state_dict()
+    wrong = sorted(k for k in own & weights.keys() if tuple(shapes[k].shape) != tuple(weights[k].shape))
+    if missing or unexpected or wrong:
         raise KeyError(f"discriminator does not match ({len(missing)} missing {missing[:10]}, {len(unexpected)} "
-                       f"unexpected {unexpected[:10]}); the official discriminator has base 64")
+                       f"unexpected {unexpected[:10]}, {len(wrong)} of another shape {wrong[:10]}); the official "
+                       "discriminator has base 64")
     model.load_state_dict(weights, strict=True)

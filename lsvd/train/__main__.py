@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: training diverged: {exc}. The last checkpoint is intact; resume with a lower learning "
               "rate in a new run", file=sys.stderr)
         return 3
+    if summary["rank"] != 0:  # under torchrun, rank 0 reports
+        return 0
     ev = summary.get("eval") or {}
     print(f"run            {summary['run_dir']}")
     print(f"iterations     {summary['started_at']} -> {summary['iterations']} in {summary['seconds']} s "

@@ -134,6 +134,8 @@ def prepare_run_dir(cfg: TrainConfig | None, run_dir: Path, resume: bool) -> Tra
         return base
     if cfg is None:
         raise ValueError("a configuration is needed for a new run")
+    if int(os.environ.get("RANK", "0")) > 0:  # under torchrun only rank 0 checks (and then writes)
+        return cfg
     if run_dir.exists() and any(run_dir.iterdir()):
         raise RunDirError(f"{run_dir} already exists and is not empty; pass --resume to continue that run, or "
                           "choose another --run-dir (nothing was overwritten)")
@@ -319,6 +321,7 @@ def train(cfg: TrainConfig | None, run_dir: str | os.PathLike[str], *, resume: b
     train_g: nn.Module = generator
     train_d: nn.Module = discriminator
     if ddp.world_size > 1:
+        dist.barrier()  # the run directory exists before any rank goes on
         ids = [device.index] if device.type == "cuda" else None
         train_g = DistributedDataParallel(generator, device_ids=ids)
         train_d = DistributedDataParallel(discriminator, device_ids=ids)
@@ -392,4 +395,4 @@ def train(cfg: TrainConfig | None, run_dir: str | os.PathLike[str], *, resume: b
     return {"run_dir": str(run_dir), "iterations": iteration, "started_at": start,
             "seconds": round(seconds, 2), "it_per_s": round((iteration - start) / seconds, 4) if seconds else None,
             "last": last_values, "eval": last_eval, "checkpoint": str(folder) if folder else None,
-            "device": str(device), "world_size": ddp.world_size}
+            "device": str(device), "world_size": ddp.world_size, "rank": ddp.rank}
