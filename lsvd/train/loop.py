@@ -261,6 +261,16 @@ def train(cfg: TrainConfig | None, run_dir: str | os.PathLike[str], *, resume: b
         RunDirError: the run directory exists without ``resume``, or has nothing to resume.
         FloatingPointError: a loss became NaN/inf (the last checkpoint is intact).
     """
+    deterministic, benchmark = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark
+    try:
+        return _train(cfg, run_dir, resume=resume, progress=progress, stop_at=stop_at)
+    finally:  # leave torch's global switches as they were
+        torch.use_deterministic_algorithms(deterministic)
+        torch.backends.cudnn.benchmark = benchmark
+
+
+def _train(cfg: TrainConfig | None, run_dir: str | os.PathLike[str], *, resume: bool, progress: bool,
+           stop_at: int | None) -> dict[str, Any]:
     from lsvd.data.datasets import TrainWindows
     from lsvd.data.manifest import Manifest
     from lsvd.provenance import provenance
