@@ -1,0 +1,182 @@
+"""Score one method on one clip, with a content-addressed cache of per-frame values.
+
+    rows, failure = evaluate_clip(method, clip, refs, metrics, flow, cache)
+
+Per-frame values are tidy rows ``(method, split, clip_id, frame_number, metric, value)``. For each
+``(method, clip)`` the cache file ``CACHE/<method>/<split>/<clip_id>.parquet`` holds every value
+computed so far with a ``key`` column: the hash of the method's settings (weights), the clip's
+inputs (manifest fingerprint), the metric (name, parameter file hashes) and the flow backend.
+Re-running recomputes only the (clip, metric) pairs whose key changed or that are new.
+
+Reference kinds (:data:`benchmarks.metrics.base.REFERENCE_KINDS`): ``ps_frame`` metrics compare
+every output with the clip's metric reference (the LSVD_test_pro frame when the manifest has one,
+else the PS frame), aligned first (spec §5.2); ``clean`` metrics compare output ``t`` with clean
+frame ``t`` on the frames from the smoke onset on (before it the input is the clean frame, which
+would reward doing nothing; the leaderboard's ``n_frames`` shows how many were scored); ``none``
+metrics read the output alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.methods import Clip, Method
+from benchmarks.metrics.base import Metric
+
+log = logging.getLogger(__name__)
+
+ROW_COLUMNS = ["method", "split", "clip_id", "frame_number", "metric", "value"]
+#: Bumped whenever how values are computed changes (frame selection, references): invalidates caches.
+PROTOCOL_VERSION = 2
+
+
+@dataclass
+class References:
+    """What reference metrics compare against.
+
+    Attributes:
+        ps: uint8 ``(H, W, 3)``, the metric reference of ``ps_frame`` metrics.
+        clean: uint8 ``(T, H, W, 3)`` clean frames, or ``None``.
+        smoky: bool ``(T,)``, the frames from the smoke onset on; ``clean`` metrics score only those
+            (between the PS frame and the onset the input *is* the clean frame). ``None``: all.
+    """
+
+    ps: np.ndarray
+    clean: np.ndarray | None = None
+    smoky: np.ndarray | None = None
+
+
+class MethodFailure(RuntimeError):
+    """A method crashed or returned unusable outputs on a clip (the reason is the message)."""
+
+
+def metric_key(metric: Metric, method_key: str, clip_fingerprint: str, flow: str) -> str:
+    """Hash of everything a cached value depends on."""
+    payload = {"metric": metric.describe(), "method": method_key, "clip": clip_fingerprint, "flow": flow,
+               "protocol": PROTOCOL_VERSION}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def check_outputs(out: Any, clip: Clip) -> np.ndarray:
+    """The outputs as uint8 ``(T, H, W, 3)``, or :class:`MethodFailure` saying what is wrong."""
+    expected = clip.lqs.shape
+    if out is None:
+        raise MethodFailure("returned no outputs")
+    arr = np.asarray(out)
+    if arr.shape != expected:
+        raise MethodFailure(f"returned outputs of shape {arr.shape}, expected {expected} (one frame per input frame)")
+    if arr.dtype != np.uint8:
+        if not np.issubdtype(arr.dtype, np.number):
+            raise MethodFailure(f"returned {arr.dtype} outputs, expected uint8")
+        if not np.isfinite(arr).all():
+            raise MethodFailure(f"returned {int((~np.isfinite(arr)).sum())} NaN/inf values")
+        raise MethodFailure(f"returned {arr.dtype} outputs, expected uint8 RGB in 0..255")
+    return arr
+
+
+def _frame_values(metric: Metric, outputs: np.ndarray, clip: Clip, refs: References, flow: Any,
+                  aligned: list[tuple[np.ndarray, np.ndarray]] | None) -> list[tuple[int, float]]:
+    """``[(frame_number, value), ...]`` of one metric on one clip."""
+    from benchmarks.metrics.reference import align_to_reference
+
+    numbers = clip.frame_numbers if clip.frame_numbers is not None else np.arange(len(outputs))
+    if metric.kind == "clip":
+        values = metric(outputs, clip.lqs, flow)
+        # one value per consecutive pair: attributed to the later frame
+        return [(int(numbers[t + 1]), float(v)) for t, v in enumerate(values)]
+    out = []
+    for t, frame in enumerate(outputs):
+        if metric.requires_reference == "clean" and refs.smoky is not None and not refs.smoky[t]:
+            continue
+        if metric.requires_reference == "none":
+            value = metric(frame)
+        elif metric.requires_reference == "clean":
+            value = metric(frame, refs.clean[t])
+        elif metric.align:
+            if aligned is not None:
+                pred_m, ref_m = aligned[t]
+            else:
+                pred_m, ref_m = align_to_reference(frame, refs.ps, flow)
+            value = metric(pred_m, ref_m)
+        else:
+            value = metric(frame, refs.ps)
+        out.append((int(numbers[t]), float(value)))
+    return out
+
+
+def _read_cache(path: Path) -> pd.DataFrame:
+    if path.is_file():
+        return pd.read_parquet(path)
+    return pd.DataFrame(columns=[*ROW_COLUMNS, "key"])
+
+
+def _write_cache(path: Path, frame: pd.DataFrame) -> None:
+    from lsvd.io.atomic import atomic_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, clip_fingerprint: str,
+                  metrics: Sequence[Metric], flow: Any, flow_name: str, cache_dir: Path
+                  ) -> tuple[pd.DataFrame, float | None]:
+    """Per-frame rows of ``metrics`` for ``method`` on one clip, from the cache where possible.
+
+    Args:
+        clip_loader: ``() -> (Clip, References)``; called only when something must be computed.
+        metrics: usable metrics (check :meth:`Metric.available` first).
+
+    Returns:
+        ``(rows, seconds)``: tidy rows (:data:`ROW_COLUMNS`) and the method's desmoking time when it
+        ran (``None`` when everything came from the cache).
+
+    Raises:
+        MethodFailure: the method crashed or returned unusable outputs (nothing is cached then).
+    """
+    import time
+
+    path = cache_dir / method.name / split / f"{clip_id}.parquet"
+    cached = _read_cache(path)
+    keys = {m.name: metric_key(m, method.cache_key(), clip_fingerprint, flow_name) for m in metrics}
+    have = cached[cached["key"].isin(keys.values())]
+    todo = [m for m in metrics if keys[m.name] not in set(have["key"])]
+    if not todo:
+        return have[ROW_COLUMNS].reset_index(drop=True), None
+
+    clip, refs = clip_loader()
+    t0 = time.perf_counter()
+    try:
+        outputs = check_outputs(method.desmoke(clip), clip)
+    except MethodFailure:
+        raise
+    except Exception as exc:  # a method may fail in any way; it is recorded, not fatal
+        raise MethodFailure(f"crashed: {type(exc).__name__}: {exc}") from exc
+    seconds = time.perf_counter() - t0
+
+    aligned = None
+    if any(m.align for m in todo):
+        from benchmarks.metrics.reference import align_to_reference
+
+        aligned = [align_to_reference(frame, refs.ps, flow) for frame in outputs]
+    new_rows = []
+    for metric in todo:
+        for number, value in _frame_values(metric, outputs, clip, refs, flow, aligned):
+            new_rows.append({"method": method.name, "split": split, "clip_id": clip_id, "frame_number": number,
+                             "metric": metric.name, "value": value, "key": keys[metric.name]})
+    new = pd.DataFrame(new_rows, columns=[*ROW_COLUMNS, "key"])
+    keep = cached[~cached["metric"].isin([m.name for m in todo])]
+    merged = pd.concat([keep, new], ignore_index=True) if len(keep) else new
+    merged = merged.sort_values(["metric", "frame_number"], kind="stable").reset_index(drop=True)
+    _write_cache(path, merged)
+    rows = merged[merged["key"].isin(keys.values())]
+    return rows[ROW_COLUMNS].reset_index(drop=True), seconds

@@ -1,0 +1,165 @@
+"""What a metric is: a function plus the facts a leaderboard needs about it.
+
+    @METRICS.register("niqe")
+    def _niqe() -> Metric:
+        return Metric("niqe", niqe_score, higher_is_better=False, requires_reference="none",
+                      value_range=(0.0, math.inf), params=(NIQE_PARAMS,), citation="Mittal et al. 2013")
+
+    metric = get_metric("niqe")          # the Metric
+    metric(frame_u8)                      # a float (per frame)
+
+Kinds of metric (``Metric.kind``):
+
+* ``"frame"`` -- ``fn(pred)`` (no reference) or ``fn(pred, ref)``; ``pred``/``ref`` are uint8
+  RGB ``(H, W, 3)``. With ``align=True`` the runner first aligns the prediction onto the reference
+  (spec §5.2: blur, flow, validity mask, both masked) and passes the masked pair.
+* ``"clip"`` -- ``fn(frames, flow)`` on a clip's consecutive uint8 outputs; returns one value per
+  frame pair (e.g. temporal warping error).
+
+A metric whose parameter file is absent raises :class:`MetricUnavailable` when used; the runner
+records it as *missing* (never as 0).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from lsvd.registry import Registry
+
+REFERENCE_KINDS = ("none", "ps_frame", "clean")
+PARAMS_DIR = Path(__file__).resolve().parent / "params"
+
+
+class MetricUnavailable(RuntimeError):
+    """The metric cannot be computed here (a parameter file or an optional package is missing)."""
+
+
+@cache
+def file_sha256(path: str) -> str:
+    """sha256 of a (small) parameter file, cached per path."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ParamFile:
+    """A parameter file a metric needs, with where it came from.
+
+    Args:
+        name: file name under ``benchmarks/metrics/params/`` (or an absolute path given by the user).
+        version: the version of the source it was taken from (e.g. ``"mmagic 1.2.0"``).
+        source: where it comes from (package and path inside it).
+    """
+
+    name: str
+    version: str
+    source: str
+
+    @property
+    def path(self) -> Path:
+        p = Path(self.name)
+        return p if p.is_absolute() else PARAMS_DIR / p
+
+    def require(self) -> Path:
+        """The path, or :class:`MetricUnavailable` saying what is missing and how to get it."""
+        if not self.path.is_file():
+            raise MetricUnavailable(f"parameter file {self.path} is missing ({self.source}, {self.version})")
+        return self.path
+
+    def describe(self) -> dict[str, str | None]:
+        """``{"name", "version", "sha256"}`` (sha256 ``None`` when the file is absent)."""
+        return {"name": Path(self.name).name, "version": self.version,
+                "sha256": file_sha256(str(self.path)) if self.path.is_file() else None}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A registered metric.
+
+    Args:
+        name: registry name (also the leaderboard column value).
+        fn: the function (see the module docstring for its signature per ``kind``).
+        higher_is_better: direction.
+        requires_reference: ``"none"``, ``"ps_frame"`` (the clip's PS frame, or the LSVD_test_pro
+            reference when the manifest has one) or ``"clean"`` (ground-truth clean frames).
+        value_range: the theoretical ``(low, high)`` (``math.inf`` allowed).
+        kind: ``"frame"`` or ``"clip"``.
+        align: for reference metrics, align the prediction onto the reference first (official protocol).
+        params: parameter files it reads.
+        citation: short reference.
+        aggregate: how the benchmark averages it: ``"clip_mean"`` (mean per clip, then over clips, the
+            official PSNR/SSIM) or ``"frame_mean"`` (mean over all frames, the official NIQE/PI).
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    higher_is_better: bool
+    requires_reference: str = "none"
+    value_range: tuple[float, float] = (-math.inf, math.inf)
+    kind: str = "frame"
+    align: bool = False
+    params: tuple[ParamFile, ...] = ()
+    citation: str = ""
+    aggregate: str = "clip_mean"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.requires_reference not in REFERENCE_KINDS:
+            raise ValueError(f"{self.name}: requires_reference must be one of {REFERENCE_KINDS}, "
+                             f"found {self.requires_reference!r}")
+        if self.kind not in ("frame", "clip"):
+            raise ValueError(f"{self.name}: kind must be 'frame' or 'clip', found {self.kind!r}")
+        if self.aggregate not in ("clip_mean", "frame_mean"):
+            raise ValueError(f"{self.name}: aggregate must be 'clip_mean' or 'frame_mean', found {self.aggregate!r}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        for p in self.params:
+            p.require()
+        return self.fn(*args, **kwargs)
+
+    def available(self) -> str | None:
+        """``None`` when usable, else why not (a missing parameter file, ...)."""
+        for p in self.params:
+            if not p.path.is_file():
+                return f"parameter file {p.path.name} missing ({p.source}, {p.version})"
+        check = self.extra.get("available")
+        return check() if callable(check) else None
+
+    def describe(self) -> dict[str, Any]:
+        """What a leaderboard records about the metric (direction, reference, range, parameter hashes)."""
+        return {"metric": self.name, "higher_is_better": self.higher_is_better,
+                "requires_reference": self.requires_reference, "range": list(self.value_range),
+                "kind": self.kind, "align": self.align, "aggregate": self.aggregate, "citation": self.citation,
+                "params": [p.describe() for p in self.params]}
+
+
+#: name -> a zero-argument factory returning the :class:`Metric` (modules register lazily).
+METRICS: Registry[Callable[[], Metric]] = Registry("metric", builtins=[
+    "benchmarks.metrics.reference",
+    "benchmarks.metrics.niqe",
+    "benchmarks.metrics.brisque",
+    "benchmarks.metrics.piqe",
+    "benchmarks.metrics.fade",
+    "benchmarks.metrics.temporal",
+    "benchmarks.metrics.pyiqa_backend",
+])
+
+
+def get_metric(name: str) -> Metric:
+    """The :class:`Metric` registered as ``name`` (``KeyError`` with close matches otherwise); ``pyiqa:NAME``
+    for pyiqa's metrics (:mod:`benchmarks.metrics.pyiqa_backend`, :class:`MetricUnavailable` without pyiqa)."""
+    if name.startswith("pyiqa:"):
+        from benchmarks.metrics.pyiqa_backend import pyiqa_metric
+
+        return pyiqa_metric(name)
+    return METRICS.get(name)()
+
+
+def list_metrics(pattern: str = "*") -> list[str]:
+    """Registered metric names matching ``pattern``."""
+    return METRICS.list(pattern)

@@ -1,0 +1,114 @@
+"""Temporal consistency: the flow-based warping error of Lai et al. (ECCV 2018).
+
+Clip metric (``Metric.kind == "clip"``). Note on the signature: :mod:`benchmarks.metrics.base`
+documents clip metrics as ``fn(frames, flow)``; the registered ``warp_error`` is
+``fn(outputs, inputs, flow_backend) -> list[float]`` -- the flow is estimated on the **input**
+(smoky) frames, not on the outputs, so the runner must pass both clips. Outputs and inputs are
+lists (or ``(T, H, W, 3)`` arrays) of uint8 RGB ``(H, W, 3)`` frames.
+
+Definition (W. Lai, J. Huang, O. Wang, E. Shechtman, E. Yumer, M. Yang, "Learning Blind Video
+Temporal Consistency", ECCV 2018, §5 "warping error"), for each ``t >= 1``:
+
+* ``F_f = estimate(source=inputs[t-1], target=inputs[t])`` -- on frame t's grid, pointing into t-1;
+  ``F_b = estimate(source=inputs[t], target=inputs[t-1])`` -- on frame t-1's grid, pointing into t;
+* ``warped = W(outputs[t-1], F_f)`` (output t-1 brought onto frame t);
+* non-occluded mask ``M``: forward-backward consistency with ``F_b' = W(F_b, F_f)``,
+  ``|F_f + F_b'|^2 < 0.01 (|F_f|^2 + |F_b'|^2) + 0.5``, AND the warp validity (the sample lies
+  inside frame t-1: warped ones-plane > 0.999, the same threshold as :func:`lsvd.flow.base.backward_warp`);
+* ``E_t = sum_p M(p) * mean_c (warped - outputs[t])^2 / sum_p M(p)`` with values in [0, 1].
+
+Differences from Lai et al.'s released script, deliberately: the squared difference is averaged over
+the 3 channels (their script sums the channels, i.e. gives 3x this value); the flow is whatever
+``flow_backend`` is (they use FlowNet2); their motion-boundary term is not used (it is commented out
+in their code too). ``W`` is the exact bilinear warp :func:`lsvd.flow.base.flow_warp`
+(``align_corners=True``), not the official PWC-Net wrapper's ``backward_warp`` whose ``W / (W - 1)``
+flow scaling would add a small error for a perfectly consistent translation. When every pixel is
+occluded ``E_t = 0`` (as in Lai et al.'s script, which divides a zero sum by the pixel count).
+Lower is better.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from benchmarks.metrics.base import METRICS, Metric
+from lsvd.flow.base import FlowBackend, flow_warp
+
+#: Forward-backward consistency constants (Lai et al. 2018; Sundaram et al. 2010).
+OCC_ALPHA = 0.01
+OCC_BETA = 0.5
+VALID_THRESHOLD = 0.999
+
+
+def _frames_to_tensor(frames: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
+    arr = np.stack([np.asarray(f) for f in frames]) if not isinstance(frames, np.ndarray) else frames
+    if arr.ndim != 4 or arr.shape[-1] != 3:
+        raise ValueError(f"expected uint8 RGB frames (T, H, W, 3), found {arr.shape}")
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float() / 255.0
+
+
+def non_occluded_mask(flow_fw: torch.Tensor, flow_bw: torch.Tensor) -> torch.Tensor:
+    """``(N, 1, H, W)`` 1 where ``flow_fw`` (target grid -> source) is forward-backward consistent and in frame.
+
+    Args:
+        flow_fw: ``(N, 2, H, W)`` flow on the target grid pointing into the source.
+        flow_bw: ``(N, 2, H, W)`` flow on the source grid pointing into the target.
+    """
+    bw_warped = flow_warp(flow_bw, flow_fw)
+    ones = flow_fw.new_ones((flow_fw.shape[0], 1, *flow_fw.shape[2:]))
+    valid = flow_warp(ones, flow_fw) > VALID_THRESHOLD
+    diff = ((flow_fw + bw_warped) ** 2).sum(1, keepdim=True)
+    mags = (flow_fw**2).sum(1, keepdim=True) + (bw_warped**2).sum(1, keepdim=True)
+    consistent = diff < OCC_ALPHA * mags + OCC_BETA
+    return (consistent & valid).to(flow_fw.dtype)
+
+
+def warp_error(
+    outputs: Sequence[np.ndarray] | np.ndarray,
+    inputs: Sequence[np.ndarray] | np.ndarray,
+    flow_backend: FlowBackend,
+) -> list[float]:
+    """Lai et al.'s temporal warping error between consecutive outputs (see the module docstring).
+
+    Args:
+        outputs: ``T`` uint8 RGB ``(H, W, 3)`` output frames.
+        inputs: the ``T`` uint8 RGB input frames the flow is estimated on (same shape).
+        flow_backend: a :class:`~lsvd.flow.base.FlowBackend`.
+
+    Returns:
+        ``T - 1`` floats, one per pair ``(t-1, t)``; empty for ``T < 2``.
+    """
+    out = _frames_to_tensor(outputs)
+    inp = _frames_to_tensor(inputs)
+    if out.shape != inp.shape:
+        raise ValueError(f"outputs and inputs must have the same shape, found {tuple(out.shape)} and "
+                         f"{tuple(inp.shape)}")
+    if out.shape[0] < 2:
+        return []
+    errors: list[float] = []
+    with torch.no_grad():
+        prev_in, cur_in = inp[:-1], inp[1:]
+        for t in range(prev_in.shape[0]):
+            src, tgt = prev_in[t : t + 1], cur_in[t : t + 1]
+            flow_fw = flow_backend.estimate(source=src, target=tgt).float().cpu()
+            flow_bw = flow_backend.estimate(source=tgt, target=src).float().cpu()
+            mask = non_occluded_mask(flow_fw, flow_bw)
+            warped = flow_warp(out[t : t + 1], flow_fw)
+            sq = ((warped - out[t + 1 : t + 2]) ** 2).mean(1, keepdim=True)
+            n = float(mask.sum())
+            errors.append(float((sq * mask).sum()) / n if n > 0 else 0.0)
+    return errors
+
+
+@METRICS.register("warp_error")
+def _warp_error() -> Metric:
+    return Metric("warp_error", warp_error, higher_is_better=False, requires_reference="none",
+                  value_range=(0.0, 1.0), kind="clip", aggregate="clip_mean",
+                  citation="Lai et al., Learning Blind Video Temporal Consistency, ECCV 2018",
+                  extra={"signature": "fn(outputs, inputs, flow_backend) -> list[float]"})
+
+
+__all__ = ["warp_error", "non_occluded_mask", "OCC_ALPHA", "OCC_BETA"]

@@ -1,0 +1,392 @@
+"""``python -m benchmarks.run``: score desmoking methods on a prepared dataset into a leaderboard.
+
+Examples::
+
+    python -m benchmarks.run --method selfsvd                 # built-in default: synthetic mini-LSVD,
+                                                              # SelfSVD trained on the CPU first (cached)
+    python -m benchmarks.run --method selfsvd --checkpoint selfsvd.pth --data /data/lsvd-root --flow pwcnet
+    python -m benchmarks.run --method identity --metrics niqe,brisque,piqe,fade --data ROOT --split all
+    python -m benchmarks.run --method selfsvd --num-shards 4 --shard-index 0   # one of 4 jobs, then:
+    python -m benchmarks.run --method selfsvd --merge                          # tables from all shards
+    python -m benchmarks.run --list-methods | --list-metrics
+
+Every run adds the ``identity`` floor (the smoky input) unless ``--no-identity``. Results go to
+``--results`` (default ``./results``): ``frames.parquet`` (per frame), ``clips.parquet`` (per clip),
+``leaderboard.parquet`` (one scalar per row, with provenance), ``LEADERBOARD.md`` and
+``timing.parquet`` (desmoking frames/s on the device used). Per-frame values are cached under
+``results/cache`` by content keys, so re-running recomputes only what changed; shards on several
+machines write into copies of the same ``results`` folder and a final ``--merge`` run (with the
+caches copied together) builds the tables without computing anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.leaderboard import DEFAULT_METRICS, EFFICIENCY_METRICS
+
+log = logging.getLogger("benchmarks.run")
+
+
+
+class BenchmarkError(RuntimeError):
+    """A benchmark that cannot start (bad options or data); the message says what to do."""
+
+
+def ensure_default_data(progress: bool = True) -> Path:
+    """The synthetic mini-LSVD root with masks, prepared on first use."""
+    from lsvd.data.manifest import Manifest
+    from lsvd.masks.pipeline import generate_masks
+    from lsvd.prepare import prepare_synthetic, synthetic_root
+
+    root = synthetic_root()
+    if not (root / "meta" / "info.json").is_file():
+        log.info("preparing the synthetic mini-LSVD in %s (first use)", root)
+        prepare_synthetic(root, progress=progress)
+    clips = Manifest.load(root).clips
+    if "mask_mode" not in clips or clips["mask_mode"].isna().any():
+        log.info("computing SelfSVD masks for %s (first use)", root)
+        generate_masks(root, progress=progress)
+    return root
+
+
+def _parse_checkpoints(items: list[str], methods: list[str]) -> dict[str, str]:
+    """``--checkpoint METHOD=PATH``, or ``--checkpoint PATH`` when exactly one learned method is run."""
+    learned = [m for m in methods if m != "identity"]
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not (sep and name in methods):
+            if len(learned) != 1:
+                raise BenchmarkError(f"--checkpoint {item}: say which method it is for (METHOD=PATH); methods: "
+                                     f"{', '.join(learned)}")
+            name, path = learned[0], item
+        if not Path(path).expanduser().exists():
+            raise BenchmarkError(f"--checkpoint {item}: {path} does not exist")
+        out[name] = path
+    return out
+
+
+def resolve_metrics(names: list[str]) -> tuple[list[Any], dict[str, str], dict[str, dict[str, Any]]]:
+    """``(usable Metric objects, {name: why missing}, {name: description})``; unknown names are errors."""
+    from benchmarks.metrics.base import MetricUnavailable, get_metric
+
+    usable, missing, described = [], {}, {}
+    for name in names:
+        try:
+            metric = get_metric(name)
+        except KeyError as exc:
+            raise BenchmarkError(str(exc.args[0])) from None
+        except MetricUnavailable as exc:
+            missing[name] = str(exc)
+            continue
+        described[name] = metric.describe()
+        why = metric.available()
+        if why:
+            missing[name] = why
+        else:
+            usable.append(metric)
+    return usable, missing, described
+
+
+class _ClipSource:
+    """Loads a clip of a manifest as :class:`~benchmarks.methods.Clip` + references (lazily, once)."""
+
+    def __init__(self, manifest: Any, split: str | None) -> None:
+        from lsvd.data.datasets import TestClips
+
+        self.manifest = manifest
+        self.split = split
+        self.dataset = TestClips(manifest, split, require_mask=False)
+        self.index = {c.clip_id: i for i, c in enumerate(self.dataset.clips)}
+
+    @property
+    def clip_ids(self) -> list[str]:
+        return sorted(self.index)
+
+    def has_clean(self, clip_id: str) -> bool:
+        clip = self.dataset.clips[self.index[clip_id]]
+        return all(p is not None for p in clip.clean_paths)
+
+    def load(self, clip_id: str) -> tuple[Any, Any]:
+        from benchmarks.evaluate import References
+        from benchmarks.methods import Clip
+        from lsvd.io.images import read_rgb
+
+        item = self.dataset[self.index[clip_id]]
+        lqs = _to_uint8(item["lqs"].permute(0, 2, 3, 1))
+        ps = _to_uint8(item["ps"].permute(1, 2, 0))
+        row = self.manifest.clip(clip_id)
+        ref_path = row.get("metric_ref_path")
+        reference = read_rgb(self.manifest.resolve(ref_path)) if isinstance(ref_path, str) and ref_path else ps
+        clean = smoky = None
+        if self.has_clean(clip_id):
+            clean = np.stack([read_rgb(p) for p in self.dataset.clips[self.index[clip_id]].clean_paths])
+            onset = row.get("smoke_onset_index")
+            if onset is not None and not pd.isna(onset):  # lqs[t] is clip frame ps + 1 + t
+                smoky = np.arange(len(lqs)) + int(row["ps_frame_index"]) + 1 >= int(onset)
+        mask = item["mask"].numpy()
+        clip = Clip(clip_id=clip_id, lqs=lqs, ps=ps, mask=mask, frame_numbers=item["frame_numbers"].numpy(),
+                    meta={"split": row.get("split")})
+        return clip, References(ps=reference, clean=clean, smoky=smoky)
+
+
+def _to_uint8(t: Any) -> np.ndarray:
+    """float [0, 1] tensor (exactly k/255 values, as read) -> uint8 array."""
+    return (t * 255.0).round().clamp(0, 255).byte().numpy()
+
+
+def _not_cached(clip_id: str) -> Any:
+    from benchmarks.evaluate import MethodFailure
+
+    def load() -> Any:
+        raise MethodFailure(f"clip {clip_id} is not in the cache (--merge computes nothing; run its shard first)")
+
+    return load
+
+
+def _efficiency(method: Any, height: int, width: int) -> dict[str, float]:
+    from benchmarks.metrics.efficiency import count_parameters, macs_per_frame
+
+    model = method.model()
+    if model is None:
+        return {"params": 0.0, "gmacs": 0.0}
+    return {"params": float(count_parameters(model)), "gmacs": float(macs_per_frame(model, height, width))}
+
+
+def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "test", metrics: list[str] | None = None,
+                  device: str = "cpu", results: str = "results", checkpoints: dict[str, str] | None = None,
+                  flow: str = "dis", seed: int = 0, num_shards: int = 1, shard_index: int = 0, merge: bool = False,
+                  progress: bool = True) -> dict[str, Any]:
+    """Run the benchmark (see the module docstring); returns ``{"leaderboard": DataFrame | None, ...}``."""
+    import torch
+
+    import lsvd
+    from benchmarks.evaluate import MethodFailure, evaluate_clip
+    from benchmarks.leaderboard import (
+        LEADERBOARD_FILE,
+        LEADERBOARD_MD,
+        aggregate,
+        clip_table,
+        metric_params_json,
+        render_markdown,
+        update_table,
+    )
+    from benchmarks.methods import create_method
+    from lsvd.data.manifest import Manifest
+    from lsvd.flow.base import create_flow
+    from lsvd.io.atomic import write_text
+    from lsvd.provenance import git_commit, versions
+
+    if not 0 <= shard_index < num_shards:
+        raise BenchmarkError(f"--shard-index {shard_index}: expected 0 <= index < --num-shards {num_shards}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise BenchmarkError("--device cuda: no CUDA device is available; use --device cpu")
+    root = Path(data).expanduser() if data else ensure_default_data(progress)
+    try:
+        manifest = Manifest.load(root)
+    except Exception as exc:
+        raise BenchmarkError(f"--data {root}: cannot load a prepared dataset ({exc}); run `python -m lsvd.prepare "
+                             f"--root {root} --masks` first") from exc
+    split_arg = None if split == "all" else split
+    try:
+        source = _ClipSource(manifest, split_arg)
+    except ValueError as exc:
+        raise BenchmarkError(str(exc)) from None
+    metric_names = list(dict.fromkeys(metrics or DEFAULT_METRICS))
+    usable, missing, described = resolve_metrics(metric_names)
+    clean_ok = all(source.has_clean(c) for c in source.clip_ids)
+    if not clean_ok:
+        for m in [m for m in usable if m.requires_reference == "clean"]:
+            missing[m.name] = "the clips have no clean frames (only synthetic or paired data have them)"
+        usable = [m for m in usable if m.requires_reference != "clean"]
+    flow_backend = create_flow(flow)
+    clip_ids = source.clip_ids[shard_index::num_shards]
+    results_dir = Path(results).expanduser()
+    cache_dir = results_dir / "cache"
+    fingerprints = {c: str(manifest.clip(c).get("fingerprint") or "") + manifest.info["manifest_id"]
+                    for c in clip_ids}
+    metric_info = {m.name: m.describe() for m in usable}
+
+    frames_parts, failures, timings, efficiency, method_info = [], {}, [], {}, {}
+    for name in methods:
+        torch.manual_seed(seed)
+        try:
+            method = create_method(name, **({} if name == "identity" else {
+                "checkpoint": (checkpoints or {}).get(name), "device": device, "data_root": str(root)}))
+        except Exception as exc:  # a method that cannot even be built is recorded as failed
+            failures[name] = f"could not be created: {type(exc).__name__}: {exc}"
+            log.error("%s: %s", name, failures[name])
+            continue
+        method_info[name] = method.describe()
+        frames_done, seconds = 0, 0.0
+        parts = []
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(clip_ids, desc=name, unit="clip", dynamic_ncols=True)
+        for clip_id in bar if bar is not None else clip_ids:
+            loader = _not_cached(clip_id) if merge else functools.partial(source.load, clip_id)
+            try:
+                rows, secs = evaluate_clip(method, split, loader, clip_id, fingerprints[clip_id], usable,
+                                           flow_backend, flow, cache_dir)
+            except MethodFailure as exc:
+                failures[name] = f"clip {clip_id}: {exc}"
+                log.error("%s failed on %s: %s", name, clip_id, exc)
+                break
+            parts.append(rows)
+            if secs is not None:
+                n = int(rows["frame_number"].nunique()) if len(rows) else 0
+                frames_done, seconds = frames_done + n, seconds + secs
+        if name not in failures:
+            frames_parts.extend(parts)
+            if seconds > 0:
+                timings.append({"method": name, "split": split, "device": device, "frames": frames_done,
+                                "seconds": round(seconds, 3), "fps": round(frames_done / seconds, 3)})
+            first = source.dataset.clips[source.index[clip_ids[0]]] if clip_ids else None
+            if first is not None:
+                try:
+                    efficiency[name] = _efficiency(method, first.height, first.width)
+                except Exception as exc:  # counting must not sink the benchmark
+                    log.warning("%s: no parameter / MAC count (%s)", name, exc)
+
+    if num_shards > 1:
+        return {"leaderboard": None, "shard": shard_index, "clips": clip_ids, "failures": failures}
+
+    frames = pd.concat(frames_parts, ignore_index=True) if frames_parts else pd.DataFrame(
+        columns=["method", "split", "clip_id", "frame_number", "metric", "value"])
+    agg = aggregate(frames, metric_info)
+    commit = git_commit()
+    libs = json.dumps(versions(), sort_keys=True, separators=(",", ":"))
+    rows = []
+    for name in methods:
+        info = method_info.get(name, {})
+        base = {"n_clips": 0, "n_frames": 0, "toolkit_version": lsvd.__version__, "git_commit": commit or "",
+                "data_manifest_id": manifest.info["manifest_id"],
+                "checkpoint_sha256": info.get("checkpoint_sha256", ""),
+                "flow": flow, "seed": seed, "device": device, "versions": libs}
+        for metric in metric_names:
+            desc = described.get(metric, {})
+            row = {"method": name, "split": split, "metric": metric, "value": float("nan"), **base,
+                   "higher_is_better": bool(desc.get("higher_is_better", True)),
+                   "requires_reference": desc.get("requires_reference", ""),
+                   "metric_params": metric_params_json(desc), "status": "ok", "reason": ""}
+            if name in failures:
+                row.update(status="failed", reason=failures[name])
+            elif metric in missing:
+                row.update(status="missing", reason=missing[metric])
+            else:
+                hit = agg[(agg["method"] == name) & (agg["metric"] == metric)]
+                if hit.empty:
+                    row.update(status="missing", reason="no value computed")
+                else:
+                    row.update(value=float(hit["value"].iloc[0]), n_clips=int(hit["n_clips"].iloc[0]),
+                               n_frames=int(hit["n_frames"].iloc[0]))
+            rows.append(row)
+        for metric in EFFICIENCY_METRICS:
+            value = efficiency.get(name, {}).get(metric)
+            rows.append({"method": name, "split": split, "metric": metric,
+                         "value": float("nan") if value is None else value, **base,
+                         "higher_is_better": False, "requires_reference": "model", "metric_params": "[]",
+                         "status": "ok" if value is not None else ("failed" if name in failures else "missing"),
+                         "reason": failures.get(name, "" if value is not None else "not counted")})
+    board = pd.DataFrame(rows)
+    sort = ["method", "split", "metric"]
+    results_dir.mkdir(parents=True, exist_ok=True)
+    table = update_table(results_dir / LEADERBOARD_FILE, board, sort)
+    update_table(results_dir / "frames.parquet", frames, ["method", "split", "clip_id", "metric", "frame_number"])
+    update_table(results_dir / "clips.parquet", clip_table(frames), ["method", "split", "clip_id", "metric"])
+    if timings:
+        update_table(results_dir / "timing.parquet", pd.DataFrame(timings), ["method", "split"])
+    write_text(results_dir / LEADERBOARD_MD, render_markdown(table))
+    return {"leaderboard": table, "board": board, "failures": failures, "missing": missing, "results": results_dir,
+            "timings": timings, "data": str(root)}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--method", action="append", default=[], help="a method to score (repeatable; --list-methods)")
+    p.add_argument("--no-identity", action="store_true", help="do not add the identity floor")
+    p.add_argument("--data", help="a dataset root from python -m lsvd.prepare (default: the synthetic mini-LSVD)")
+    p.add_argument("--split", default="test", help="split to score (default test; 'all' for every clip)")
+    p.add_argument("--metrics", action="append", default=[],
+                   help=f"comma-separated metric names (default: {','.join(DEFAULT_METRICS)}); pyiqa:NAME for pyiqa's")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="[METHOD=]PATH",
+                   help="weights of a learned method (a lsvd.train run directory, a .safetensors, an official .pth)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--flow", default="dis", help="flow backend of the aligned and temporal metrics (dis, pwcnet)")
+    p.add_argument("--results", default="results", help="where results and the leaderboard go (default ./results)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num-shards", type=int, default=1)
+    p.add_argument("--shard-index", type=int, default=0)
+    p.add_argument("--merge", action="store_true", help="build the tables from the cache only (after sharded runs)")
+    p.add_argument("--list-methods", action="store_true")
+    p.add_argument("--list-metrics", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from lsvd.logging_utils import init_logging
+
+    args = build_parser().parse_args(argv)
+    init_logging(args.verbose)
+    if args.list_methods:
+        from benchmarks.methods import METHODS
+
+        for name in METHODS.list():
+            cls = METHODS.get(name)
+            print(f"{name:16s} {cls.kind:10s} {cls.citation}")
+        return 0
+    if args.list_metrics:
+        from benchmarks.metrics.base import get_metric, list_metrics
+
+        for name in list_metrics():
+            m = get_metric(name)
+            why = m.available()
+            print(f"{name:14s} {'higher' if m.higher_is_better else 'lower':6s} ref={m.requires_reference:9s} "
+                  f"{'available' if not why else 'missing: ' + why}")
+        return 0
+    if not args.method:
+        print("error: give at least one --method (see --list-methods), e.g. --method selfsvd", file=sys.stderr)
+        return 2
+    methods = list(dict.fromkeys(([] if args.no_identity else ["identity"]) + args.method))
+    metrics = [m.strip() for item in args.metrics for m in item.split(",") if m.strip()] or None
+    t0 = time.perf_counter()
+    try:
+        checkpoints = _parse_checkpoints(args.checkpoint, methods)
+        out = run_benchmark(methods, data=args.data, split=args.split, metrics=metrics, device=args.device,
+                            results=args.results, checkpoints=checkpoints, flow=args.flow, seed=args.seed,
+                            num_shards=args.num_shards, shard_index=args.shard_index, merge=args.merge,
+                            progress=not args.no_progress)
+    except BenchmarkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if out["leaderboard"] is None:
+        print(f"shard {out['shard']}: {len(out['clips'])} clip(s) scored into the cache; run with --merge when every "
+              "shard is done")
+        return 0 if not out["failures"] else 1
+    print((out["results"] / "LEADERBOARD.md").read_text())
+    for name, why in sorted(out["missing"].items()):
+        print(f"missing  {name}: {why}")
+    for t in out["timings"]:
+        print(f"speed    {t['method']}: {t['fps']} frames/s on {t['device']} ({t['frames']} frames)")
+    print(f"results  {out['results']} ({time.perf_counter() - t0:.0f} s)")
+    return 0 if not out["failures"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
