@@ -63,9 +63,15 @@ def extract(wheel: str | Path) -> Path:
 
 
 def fetch(wheel: str | Path | None = None) -> Path:
-    """Download the pyiqa wheel (``pip download --no-deps``, nothing installed) unless given, then extract."""
+    """Download the pyiqa wheel (``pip download --no-deps``, nothing installed) unless given, then extract.
+    Nothing is downloaded when the images are already there."""
     if wheel is not None:
         return extract(wheel)
+    try:
+        calibration_images()
+        return calibration_dir()
+    except FileNotFoundError:
+        pass
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", f"pyiqa=={PYIQA_VERSION}", "-d", tmp]
         done = subprocess.run(cmd, capture_output=True, text=True)
