@@ -115,8 +115,20 @@ def _frame_values(metric: Metric, outputs: np.ndarray, clip: Clip, refs: Referen
 
 def _read_cache(path: Path) -> pd.DataFrame:
     if path.is_file():
-        return pd.read_parquet(path)
-    return pd.DataFrame(columns=[*ROW_COLUMNS, "key"])
+        cached = pd.read_parquet(path)
+        if "error" not in cached.columns:
+            cached["error"] = ""
+        return cached
+    return pd.DataFrame(columns=[*ROW_COLUMNS, "key", "error"])
+
+
+def _split_errors(rows: pd.DataFrame, errors: dict[str, str] | None) -> pd.DataFrame:
+    """Value rows of ``rows``; its error rows (a metric that could not score the clip) go to ``errors``."""
+    bad = rows["error"].fillna("").astype(str) != ""
+    if errors is not None:
+        for metric, reason in zip(rows.loc[bad, "metric"], rows.loc[bad, "error"], strict=True):
+            errors[str(metric)] = str(reason)
+    return rows[~bad][ROW_COLUMNS].reset_index(drop=True)
 
 
 def _write_cache(path: Path, frame: pd.DataFrame) -> None:
@@ -128,13 +140,15 @@ def _write_cache(path: Path, frame: pd.DataFrame) -> None:
 
 
 def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, clip_fingerprint: str,
-                  metrics: Sequence[Metric], flow: Any, flow_name: str, cache_dir: Path
-                  ) -> tuple[pd.DataFrame, float | None]:
+                  metrics: Sequence[Metric], flow: Any, flow_name: str, cache_dir: Path,
+                  errors: dict[str, str] | None = None) -> tuple[pd.DataFrame, float | None]:
     """Per-frame rows of ``metrics`` for ``method`` on one clip, from the cache where possible.
 
     Args:
         clip_loader: ``() -> (Clip, References)``; called only when something must be computed.
         metrics: usable metrics (check :meth:`Metric.available` first).
+        errors: filled with ``{metric: reason}`` for the metrics that raised on this clip (e.g. NIQE on
+            frames smaller than its 96x96 block); such a metric has no rows, and the error is cached too.
 
     Returns:
         ``(rows, seconds)``: tidy rows (:data:`ROW_COLUMNS`) and the method's desmoking time when it
@@ -151,7 +165,7 @@ def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, cl
     have = cached[cached["key"].isin(keys.values())]
     todo = [m for m in metrics if keys[m.name] not in set(have["key"])]
     if not todo:
-        return have[ROW_COLUMNS].reset_index(drop=True), None
+        return _split_errors(have, errors), None
 
     clip, refs = clip_loader()
     t0 = time.perf_counter()
@@ -170,13 +184,20 @@ def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, cl
         aligned = [align_to_reference(frame, refs.ps, flow) for frame in outputs]
     new_rows = []
     for metric in todo:
-        for number, value in _frame_values(metric, outputs, clip, refs, flow, aligned):
+        try:
+            values = _frame_values(metric, outputs, clip, refs, flow, aligned)
+        except Exception as exc:  # the metric cannot score this clip: recorded (one row, no value), not fatal
+            log.warning("%s on %s: %s cannot be computed: %s", method.name, clip_id, metric.name, exc)
+            new_rows.append({"method": method.name, "split": split, "clip_id": clip_id, "frame_number": -1,
+                             "metric": metric.name, "value": float("nan"), "key": keys[metric.name],
+                             "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        for number, value in values:
             new_rows.append({"method": method.name, "split": split, "clip_id": clip_id, "frame_number": number,
-                             "metric": metric.name, "value": value, "key": keys[metric.name]})
-    new = pd.DataFrame(new_rows, columns=[*ROW_COLUMNS, "key"])
+                             "metric": metric.name, "value": value, "key": keys[metric.name], "error": ""})
+    new = pd.DataFrame(new_rows, columns=[*ROW_COLUMNS, "key", "error"])
     keep = cached[~cached["metric"].isin([m.name for m in todo])]
     merged = pd.concat([keep, new], ignore_index=True) if len(keep) else new
     merged = merged.sort_values(["metric", "frame_number"], kind="stable").reset_index(drop=True)
     _write_cache(path, merged)
-    rows = merged[merged["key"].isin(keys.values())]
-    return rows[ROW_COLUMNS].reset_index(drop=True), seconds
+    return _split_errors(merged[merged["key"].isin(keys.values())], errors), seconds

@@ -219,6 +219,7 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
     metric_info = {m.name: m.describe() for m in usable}
 
     frames_parts, failures, timings, efficiency, method_info = [], {}, [], {}, {}
+    metric_errors: dict[str, dict[str, str]] = {}  # method -> metric -> why it could not be computed
     for name in methods:
         torch.manual_seed(seed)
         try:
@@ -238,14 +239,17 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
             bar = tqdm(clip_ids, desc=name, unit="clip", dynamic_ncols=True)
         for clip_id in bar if bar is not None else clip_ids:
             loader = _not_cached(clip_id) if merge else functools.partial(source.load, clip_id)
+            errors: dict[str, str] = {}
             try:
                 rows, secs = evaluate_clip(method, split, loader, clip_id, fingerprints[clip_id], usable,
-                                           flow_backend, flow, cache_dir)
+                                           flow_backend, flow, cache_dir, errors=errors)
             except MethodFailure as exc:
                 failures[name] = f"clip {clip_id}: {exc}"
                 log.error("%s failed on %s: %s", name, clip_id, exc)
                 break
             parts.append(rows)
+            for metric, why in errors.items():
+                metric_errors.setdefault(name, {}).setdefault(metric, f"could not be computed on clip {clip_id}: {why}")
             if secs is not None:
                 n = int(rows["frame_number"].nunique()) if len(rows) else 0
                 frames_done, seconds = frames_done + n, seconds + secs
@@ -286,6 +290,8 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
                 row.update(status="failed", reason=failures[name])
             elif metric in missing:
                 row.update(status="missing", reason=missing[metric])
+            elif metric in metric_errors.get(name, {}):  # values of only some clips would mislead
+                row.update(status="missing", reason=metric_errors[name][metric])
             else:
                 hit = agg[(agg["method"] == name) & (agg["metric"] == metric)]
                 if hit.empty:

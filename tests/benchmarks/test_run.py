@@ -1,0 +1,411 @@
+"""``python -m benchmarks.run``: tables, aggregation, cache, failures, shards, CLI errors, automatic training."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmarks import methods as methods_mod
+from benchmarks.leaderboard import DEFAULT_METRICS, EFFICIENCY_METRICS
+from benchmarks.run import main
+from lsvd.data.manifest import Manifest
+
+FAST = "aligned_psnr,brisque"  # one reference metric (flow alignment) + one no-reference metric: fast
+
+
+def _run(root: Path, results: Path, *extra: str, checkpoint: Path | None = None) -> int:
+    args = ["--data", str(root), "--results", str(results), "--no-progress", *extra]
+    if checkpoint is not None:
+        args = ["--method", "selfsvd", "--checkpoint", str(checkpoint), *args]
+    return main(args)
+
+
+def _board(results: Path) -> pd.DataFrame:
+    return pd.read_parquet(results / "leaderboard.parquet")
+
+
+def _row(board: pd.DataFrame, method: str, metric: str) -> pd.Series:
+    hit = board[(board["method"] == method) & (board["metric"] == metric)]
+    assert len(hit) == 1, f"expected one {method}/{metric} row, found {len(hit)}"
+    return hit.iloc[0]
+
+
+@pytest.fixture(scope="module")
+def full_run(bench_root: Path, bench_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """identity + selfsvd with every default metric on the tiny test split."""
+    out = tmp_path_factory.mktemp("bench-full")
+    assert _run(bench_root, out, checkpoint=bench_run) == 0
+    return out
+
+
+@pytest.fixture
+def count_desmoke(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts ``desmoke`` calls of identity and selfsvd (the real method still runs)."""
+    calls = {"identity": 0, "selfsvd": 0}
+
+    def wrap(cls, name):
+        original = cls.desmoke
+
+        def desmoke(self, clip):
+            calls[name] += 1
+            return original(self, clip)
+
+        monkeypatch.setattr(cls, "desmoke", desmoke)
+
+    wrap(methods_mod.Identity, "identity")
+    wrap(methods_mod.SelfSVD, "selfsvd")
+    return calls
+
+
+# --- 1. the tables ---------------------------------------------------------------------------------------------
+
+
+def test_full_run_writes_every_table(full_run: Path, bench_run: Path, bench_root: Path):
+    for name in ("leaderboard.parquet", "LEADERBOARD.md", "frames.parquet", "clips.parquet", "timing.parquet"):
+        assert (full_run / name).is_file(), name
+    board = _board(full_run)
+    expected = {(m, k) for m in ("identity", "selfsvd") for k in (*DEFAULT_METRICS, *EFFICIENCY_METRICS)}
+    assert set(zip(board["method"], board["metric"], strict=True)) == expected
+    assert len(board) == len(expected)
+    assert set(board["split"]) == {"test"}
+    assert set(board["status"]) <= {"ok", "missing"}
+
+    # pi needs pyiqa (absent): missing with a reason, NaN -- never 0
+    for method in ("identity", "selfsvd"):
+        pi = _row(board, method, "pi")
+        assert pi["status"] == "missing"
+        assert "pyiqa" in pi["reason"]
+        assert math.isnan(pi["value"])
+    # NIQE needs a 96x96 block; the tiny 64x96 frames have none: missing with the metric's own reason
+    niqe = _row(board, "identity", "niqe")
+    assert niqe["status"] == "missing" and "96x96" in niqe["reason"] and math.isnan(niqe["value"])
+    # everything else has a finite value
+    for metric in ("aligned_psnr", "aligned_ssim", "brisque", "piqe", "fade", "psnr", "ssim", "ciede2000",
+                   "warp_error"):
+        for method in ("identity", "selfsvd"):
+            row = _row(board, method, metric)
+            assert row["status"] == "ok", (method, metric, row["reason"])
+            assert np.isfinite(row["value"]), (method, metric)
+            assert row["n_clips"] == 2
+
+    # direction
+    assert bool(_row(board, "identity", "aligned_psnr")["higher_is_better"]) is True
+    assert bool(_row(board, "identity", "aligned_ssim")["higher_is_better"]) is True
+    assert bool(_row(board, "identity", "niqe")["higher_is_better"]) is False
+    assert bool(_row(board, "identity", "brisque")["higher_is_better"]) is False
+    assert bool(_row(board, "identity", "warp_error")["higher_is_better"]) is False
+    assert _row(board, "identity", "psnr")["requires_reference"] == "clean"
+    assert _row(board, "identity", "aligned_psnr")["requires_reference"] == "ps_frame"
+
+    # provenance
+    import lsvd
+
+    manifest_id = Manifest.load(bench_root).info["manifest_id"]
+    assert set(board["toolkit_version"]) == {lsvd.__version__}
+    assert set(board["data_manifest_id"]) == {manifest_id}
+    assert board["git_commit"].map(lambda s: isinstance(s, str)).all()
+    assert set(board["flow"]) == {"dis"}
+    assert set(board["seed"]) == {0}
+    assert set(board["device"]) == {"cpu"}
+    sha = board[board["method"] == "selfsvd"]["checkpoint_sha256"]
+    assert sha.nunique() == 1 and len(sha.iloc[0]) == 64
+    assert set(board[board["method"] == "identity"]["checkpoint_sha256"]) == {""}
+    versions = json.loads(board["versions"].iloc[0])
+    assert isinstance(versions, dict) and versions
+    params = json.loads(_row(board, "selfsvd", "niqe")["metric_params"])
+    assert params and params[0]["name"] == "niqe_pris_params.npz" and len(params[0]["sha256"]) == 64
+
+    # model size: the tiny generator's trainable parameters; identity has none
+    from lsvd.train.checkpoint import load_generator
+
+    net, _ = load_generator(str(bench_run))
+    trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
+    assert _row(board, "selfsvd", "params")["value"] == trainable
+    assert _row(board, "selfsvd", "gmacs")["value"] > 0
+    assert _row(board, "identity", "params")["value"] == 0
+
+    timing = pd.read_parquet(full_run / "timing.parquet")
+    assert set(timing["method"]) == {"identity", "selfsvd"}
+    assert (timing["frames"] == 22).all() and (timing["fps"] > 0).all()
+
+    md = (full_run / "LEADERBOARD.md").read_text()
+    assert "`identity`" in md and "`selfsvd`" in md
+    assert "aligned_psnr ↑" in md and "niqe ↓" in md
+
+
+# --- 2. aggregation --------------------------------------------------------------------------------------------
+
+
+def test_aggregation_clip_mean_frame_mean_and_clean_frames(full_run: Path, bench_root: Path):
+    board = _board(full_run)
+    frames = pd.read_parquet(full_run / "frames.parquet")
+    clips = pd.read_parquet(full_run / "clips.parquet")
+    for method in ("identity", "selfsvd"):
+        f = frames[(frames["method"] == method)]
+        # clip_mean: the mean of the per-clip means
+        ap = f[f["metric"] == "aligned_psnr"]
+        per_clip = ap.groupby("clip_id")["value"].mean()
+        assert _row(board, method, "aligned_psnr")["value"] == pytest.approx(per_clip.mean(), rel=1e-12)
+        assert _row(board, method, "aligned_psnr")["n_frames"] == len(ap) == 22
+        c = clips[(clips["method"] == method) & (clips["metric"] == "aligned_psnr")]
+        np.testing.assert_allclose(c.set_index("clip_id")["value"].sort_index(), per_clip.sort_index())
+        # frame_mean (NIQE cannot score 64x96 frames; BRISQUE, PIQE and FADE aggregate the same way)
+        for metric in ("brisque", "piqe", "fade"):
+            values = f[f["metric"] == metric]["value"]
+            assert _row(board, method, metric)["value"] == pytest.approx(values.mean(), rel=1e-12)
+
+    # the two aggregations differ when the clips have different frame counts (psnr: 6 and 5 smoky frames)
+    ps = frames[(frames["method"] == "identity") & (frames["metric"] == "psnr")]
+    clip_mean, frame_mean = ps.groupby("clip_id")["value"].mean().mean(), ps["value"].mean()
+    assert abs(clip_mean - frame_mean) > 1e-9
+    assert _row(board, "identity", "psnr")["value"] == pytest.approx(clip_mean, rel=1e-12)
+    # every no-reference metric has 11 frames per clip here, so check frame_mean on unequal clips directly
+    from benchmarks.leaderboard import aggregate
+    from benchmarks.metrics.base import get_metric
+
+    info = {m: get_metric(m).describe() for m in ("niqe", "brisque", "aligned_psnr")}
+    br = frames[(frames["method"] == "identity") & (frames["metric"] == "brisque")]
+    uneven = br[(br["clip_id"] != br["clip_id"].iloc[0]) | (br["frame_number"] <= 3)]  # 3 + 11 frames
+    for metric in ("niqe", "brisque", "aligned_psnr"):
+        got = aggregate(uneven.assign(metric=metric), info).iloc[0]
+        per_clip = uneven.groupby("clip_id")["value"].mean().mean()
+        want = uneven["value"].mean() if metric != "aligned_psnr" else per_clip
+        assert abs(uneven["value"].mean() - per_clip) > 1e-9
+        assert got["value"] == pytest.approx(want, rel=1e-12), metric
+        assert (got["n_clips"], got["n_frames"]) == (2, 14)
+
+    # clean psnr scores only the frames from the smoke onset on
+    manifest = Manifest.load(bench_root)
+    expected = 0
+    for clip_id in sorted(set(frames["clip_id"])):
+        row = manifest.clip(clip_id)
+        onset, ps_index, n = int(row["smoke_onset_index"]), int(row["ps_frame_index"]), int(row["n_frames"])
+        smoky = [k for k in range(ps_index + 1, n) if k >= onset]
+        assert 0 < len(smoky) < n - ps_index - 1
+        numbers = ps[ps["clip_id"] == clip_id]["frame_number"]
+        assert sorted(numbers) == smoky
+        expected += len(smoky)
+    psnr = _row(board, "identity", "psnr")
+    assert psnr["n_frames"] == expected
+    assert np.isfinite(psnr["value"]) and psnr["value"] > 0
+
+
+# --- 3. the cache ----------------------------------------------------------------------------------------------
+
+
+def test_cache_second_run_computes_nothing_and_same_bytes(bench_root: Path, bench_run: Path, tmp_path: Path,
+                                                            count_desmoke: dict[str, int]):
+    out = tmp_path / "a"
+    assert _run(bench_root, out, "--metrics", FAST, checkpoint=bench_run) == 0
+    assert count_desmoke == {"identity": 2, "selfsvd": 2}
+    board_bytes = (out / "leaderboard.parquet").read_bytes()
+    md_bytes = (out / "LEADERBOARD.md").read_bytes()
+
+    count_desmoke.update(identity=0, selfsvd=0)
+    assert _run(bench_root, out, "--metrics", FAST, checkpoint=bench_run) == 0
+    assert count_desmoke == {"identity": 0, "selfsvd": 0}
+    assert (out / "leaderboard.parquet").read_bytes() == board_bytes
+    assert (out / "LEADERBOARD.md").read_bytes() == md_bytes
+
+    # same inputs, fresh results folder: the same bytes (nothing time-dependent in the leaderboard)
+    fresh = tmp_path / "b"
+    assert _run(bench_root, fresh, "--metrics", FAST, checkpoint=bench_run) == 0
+    assert (fresh / "leaderboard.parquet").read_bytes() == board_bytes
+
+    # one more metric: only it is computed; the cache gains its rows, the other values stay
+    cache_file = out / "cache" / "identity" / "test" / "synth_test_000.parquet"
+    before = pd.read_parquet(cache_file)
+    old = _board(out).set_index(["method", "metric"])["value"]
+    count_desmoke.update(identity=0, selfsvd=0)
+    assert _run(bench_root, out, "--metrics", FAST + ",piqe", checkpoint=bench_run) == 0
+    assert count_desmoke == {"identity": 2, "selfsvd": 2}  # outputs are needed again, once per clip
+    after = pd.read_parquet(cache_file)
+    assert set(after["metric"]) == set(before["metric"]) | {"piqe"}
+    assert len(after) == len(before) + 11
+    kept = after[after["metric"] != "piqe"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, before.reset_index(drop=True))
+    new = _board(out).set_index(["method", "metric"])["value"]
+    pd.testing.assert_series_equal(new.loc[old.index], old)
+    assert np.isfinite(new.loc[("identity", "piqe")])
+
+
+# --- 4. failing methods ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["raises", "shape", "nan"])
+def test_failing_method_is_recorded_not_cached(kind: str, bench_root: Path, tmp_path: Path):
+    name = f"test_failing_{kind}"
+
+    class Failing(methods_mod.Method):
+        def __init__(self, **_):
+            pass
+
+        def desmoke(self, clip):
+            if kind == "raises":
+                raise RuntimeError("boom in desmoke")
+            if kind == "shape":
+                return clip.lqs[:, :32]
+            return np.full(clip.lqs.shape, np.nan, np.float32)
+
+    Failing.name = name
+    methods_mod.METHODS.register(name)(Failing)
+    try:
+        out = tmp_path / "out"
+        assert _run(bench_root, out, "--method", name, "--metrics", FAST) == 1
+        board = _board(out)
+        rows = board[board["method"] == name]
+        assert set(rows["metric"]) == {"aligned_psnr", "brisque", *EFFICIENCY_METRICS}
+        assert (rows["status"] == "failed").all()
+        assert rows["value"].isna().all()
+        why = {"raises": "boom in desmoke", "shape": "shape", "nan": "NaN"}[kind]
+        assert rows["reason"].str.contains(why).all(), rows["reason"].tolist()
+        for metric in ("aligned_psnr", "brisque"):
+            row = _row(board, "identity", metric)
+            assert row["status"] == "ok" and np.isfinite(row["value"])
+        assert not (out / "cache" / name).exists()
+        assert (out / "cache" / "identity").is_dir()
+        md = (out / "LEADERBOARD.md").read_text()
+        assert f"`{name}`" in md and "failed" in md
+    finally:
+        methods_mod.METHODS._entries.pop(name, None)
+
+
+# --- 5. shards -------------------------------------------------------------------------------------------------
+
+
+def test_shards_then_merge_equal_unsharded(bench_root: Path, bench_run: Path, tmp_path: Path,
+                                          count_desmoke: dict[str, int]):
+    metrics = ("--metrics", "aligned_psnr,brisque,warp_error")
+    whole = tmp_path / "whole"
+    assert _run(bench_root, whole, *metrics, checkpoint=bench_run) == 0
+    sharded = tmp_path / "sharded"
+    for index in (0, 1):
+        assert _run(bench_root, sharded, *metrics, "--num-shards", "2", "--shard-index", str(index),
+                    checkpoint=bench_run) == 0
+        for method in ("identity", "selfsvd"):  # each shard scores its own clip only
+            cached = sorted(p.stem for p in (sharded / "cache" / method / "test").glob("*.parquet"))
+            assert cached == ["synth_test_000", "synth_test_001"][: index + 1]
+    assert not (sharded / "leaderboard.parquet").exists()  # shards only fill the cache
+    count_desmoke.update(identity=0, selfsvd=0)
+    assert _run(bench_root, sharded, *metrics, "--merge", checkpoint=bench_run) == 0
+    assert count_desmoke == {"identity": 0, "selfsvd": 0}  # merge computes nothing
+    a, b = _board(whole), _board(sharded)
+    cols = ["method", "split", "metric", "value", "n_clips", "n_frames", "status"]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+
+
+def test_merge_without_cache_fails_the_methods(bench_root: Path, bench_run: Path, tmp_path: Path):
+    out = tmp_path / "empty"
+    assert _run(bench_root, out, "--metrics", FAST, "--merge", checkpoint=bench_run) == 1
+    board = _board(out)
+    assert (board["status"] == "failed").all()
+    assert board["reason"].str.contains("not in the cache").all()
+
+
+def test_shard_index_out_of_range(bench_root: Path, tmp_path: Path, capsys):
+    assert _run(bench_root, tmp_path, "--method", "identity", "--num-shards", "2", "--shard-index", "2") == 2
+    assert "--shard-index" in capsys.readouterr().err
+
+
+# --- 6. CLI errors and listings --------------------------------------------------------------------------------
+
+
+def test_unknown_metric(bench_root: Path, tmp_path: Path, capsys):
+    assert _run(bench_root, tmp_path, "--method", "identity", "--metrics", "foo") == 2
+    err = capsys.readouterr().err
+    assert "unknown metric 'foo'" in err and "niqe" in err  # the known names are listed
+    assert _run(bench_root, tmp_path, "--method", "identity", "--metrics", "aligned_psnr,niq") == 2
+    assert "did you mean niqe" in capsys.readouterr().err
+    assert not (tmp_path / "leaderboard.parquet").exists()
+
+
+def test_unprepared_data(tmp_path: Path, capsys):
+    folder = tmp_path / "not-prepared"
+    folder.mkdir()
+    assert main(["--method", "identity", "--data", str(folder), "--results", str(tmp_path / "r"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "python -m lsvd.prepare" in err and str(folder) in err
+
+
+def test_missing_checkpoint(bench_root: Path, tmp_path: Path, capsys):
+    missing = tmp_path / "nope.safetensors"
+    assert _run(bench_root, tmp_path / "r", checkpoint=missing) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and str(missing) in err
+
+
+def test_no_method(capsys):
+    assert main(["--no-progress"]) == 2
+    assert "--method" in capsys.readouterr().err
+
+
+def test_list_methods_and_metrics(capsys):
+    assert main(["--list-methods"]) == 0
+    out = capsys.readouterr().out
+    names = {line.split()[0] for line in out.splitlines() if line.strip()}
+    assert {"identity", "selfsvd", "selfsvd_star"} <= names
+    assert main(["--list-metrics"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert set(DEFAULT_METRICS) <= set(lines)
+    assert "lower" in lines["niqe"] and "available" in lines["niqe"]
+    assert "higher" in lines["aligned_psnr"]
+    assert "missing" in lines["pi"]
+
+
+# --- 7. automatic training -------------------------------------------------------------------------------------
+
+
+def test_ensure_trained_trains_once(bench_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import lsvd.train.loop as loop
+
+    monkeypatch.setenv("LSVD_HOME", str(tmp_path / "home"))
+    real_train = loop.train
+    calls = []
+
+    def train(*args, **kwargs):
+        calls.append(args)
+        if len(calls) > 1:
+            raise AssertionError("trained twice")
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "train", train)
+    manifest_id = Manifest.load(bench_root).info["manifest_id"]
+    run = methods_mod.ensure_trained("tiny", bench_root)
+    assert run == tmp_path / "home" / "runs" / f"tiny-{manifest_id[:12]}"
+    assert run == methods_mod.default_run_dir("tiny", bench_root)
+    assert len(calls) == 1 and (run / "config.toml").is_file()
+    assert methods_mod.ensure_trained("tiny", bench_root) == run
+    assert len(calls) == 1
+
+
+# --- 8. the real clips -----------------------------------------------------------------------------------------
+
+
+def test_real_clips_no_reference_metrics(real_clips: Path, tmp_path: Path):
+    """Every real clip (7 videos, 350 frames at their own size): the four native no-reference metrics."""
+    from lsvd.prepare import main as prepare
+
+    root = tmp_path / "real"
+    assert prepare(["--videos", str(real_clips / "Input"), "--root", str(root), "--no-progress",
+                    "--split", "test"]) == 0
+    n_clips = len(Manifest.load(root).clips)
+    assert n_clips >= 1
+    out = tmp_path / "out"
+    assert main(["--method", "identity", "--metrics", "niqe,brisque,piqe,fade", "--data", str(root),
+                 "--split", "all", "--results", str(out), "--no-progress"]) == 0
+    board = _board(out)
+    for metric in ("niqe", "brisque", "piqe", "fade"):
+        row = _row(board, "identity", metric)
+        assert row["status"] == "ok", row["reason"]
+        assert np.isfinite(row["value"]) and row["value"] >= 0
+        assert row["n_clips"] == n_clips
+    frames = pd.read_parquet(out / "frames.parquet")
+    assert np.isfinite(frames["value"]).all()
+    assert frames["clip_id"].nunique() == n_clips
