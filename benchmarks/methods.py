@@ -125,7 +125,7 @@ def default_run_dir(preset: str, data_root: str | Path) -> Path:
     return lsvd_home() / "runs" / f"{preset}-{manifest_id[:12]}"
 
 
-def ensure_trained(preset: str, data_root: str | Path, *, stage1: str | None = None) -> Path:
+def ensure_trained(preset: str, data_root: str | Path, *, stage1: str | None = None, progress: bool = True) -> Path:
     """A finished ``lsvd.train`` run of ``preset`` on ``data_root`` (trained now if absent, resumed if partial)."""
     from lsvd.train.checkpoint import last_checkpoint, load_state
     from lsvd.train.config import load_config, read_toml
@@ -141,7 +141,7 @@ def ensure_trained(preset: str, data_root: str | Path, *, stage1: str | None = N
         return run_dir
     resume = (run_dir / CONFIG_FILE).is_file()
     log.info("no checkpoint given: training the %s preset on %s into %s (once; cached)", preset, data_root, run_dir)
-    train(None if resume else cfg, run_dir, resume=resume, progress=True)
+    train(None if resume else cfg, run_dir, resume=resume, progress=progress)
     return run_dir
 
 
@@ -155,13 +155,13 @@ class _SelfSVDBase(Method):
 
     def __init__(self, checkpoint: str | None = None, *, device: str = "cpu", data_root: str | None = None,
                  flow: str | None = None, window_mode: str = "official", bf16: bool = False,
-                 preset: str | None = None) -> None:
+                 preset: str | None = None, progress: bool = True) -> None:
         from lsvd.train.checkpoint import load_generator, resolve_generator_file
 
         if checkpoint is None:
             if data_root is None:
                 raise ValueError(f"{self.name}: no checkpoint and no data root to train on; pass --checkpoint PATH")
-            checkpoint = str(self._train_default(data_root))
+            checkpoint = str(self._train_default(data_root, progress))
         self.net, self.info = load_generator(checkpoint, preset=preset, flow=flow)
         path = Path(self.info["path"])
         file = path if path.is_file() else resolve_generator_file(path)
@@ -169,8 +169,8 @@ class _SelfSVDBase(Method):
         self.device, self.window_mode, self.bf16 = device, window_mode, bf16
         self.net.to(device)
 
-    def _train_default(self, data_root: str) -> Path:
-        return ensure_trained(self.default_preset, data_root)
+    def _train_default(self, data_root: str, progress: bool) -> Path:
+        return ensure_trained(self.default_preset, data_root, progress=progress)
 
     def settings(self) -> dict[str, Any]:
         return {"checkpoint_sha256": self.checkpoint_sha256, "model": self.info["model"], "flow": self.info["flow"],
@@ -211,6 +211,6 @@ class SelfSVDStar(_SelfSVDBase):
     name = "selfsvd_star"
     default_preset = "cpu-star"
 
-    def _train_default(self, data_root: str) -> Path:
-        stage1 = ensure_trained("cpu", data_root)
-        return ensure_trained(self.default_preset, data_root, stage1=str(stage1))
+    def _train_default(self, data_root: str, progress: bool) -> Path:
+        stage1 = ensure_trained("cpu", data_root, progress=progress)
+        return ensure_trained(self.default_preset, data_root, stage1=str(stage1), progress=progress)

@@ -224,7 +224,8 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
         torch.manual_seed(seed)
         try:
             method = create_method(name, **({} if name == "identity" else {
-                "checkpoint": (checkpoints or {}).get(name), "device": device, "data_root": str(root)}))
+                "checkpoint": (checkpoints or {}).get(name), "device": device, "data_root": str(root),
+                "progress": progress}))
         except Exception as exc:  # a method that cannot even be built is recorded as failed
             failures[name] = f"could not be created: {type(exc).__name__}: {exc}"
             log.error("%s: %s", name, failures[name])
