@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,7 +160,8 @@ def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, cl
     """
     import time
 
-    path = cache_dir / method.name / split / f"{clip_id}.parquet"
+    # a folder name on every OS: "external:CycleGAN" -> "external_CycleGAN" (plain names are unchanged)
+    path = cache_dir / re.sub(r"[^\w.+-]", "_", method.name) / split / f"{clip_id}.parquet"
     cached = _read_cache(path)
     keys = {m.name: metric_key(m, method.cache_key(), clip_fingerprint, flow_name) for m in metrics}
     have = cached[cached["key"].isin(keys.values())]

@@ -62,7 +62,7 @@ def ensure_default_data(progress: bool = True) -> Path:
 
 def _parse_checkpoints(items: list[str], methods: list[str]) -> dict[str, str]:
     """``--checkpoint METHOD=PATH``, or ``--checkpoint PATH`` when exactly one learned method is run."""
-    learned = [m for m in methods if m != "identity"]
+    learned = [m for m in methods if m != "identity" and not m.startswith("external:")]
     out: dict[str, str] = {}
     for item in items:
         name, sep, path = item.partition("=")
@@ -220,16 +220,24 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
 
     frames_parts, failures, timings, efficiency, method_info = [], {}, [], {}, {}
     metric_errors: dict[str, dict[str, str]] = {}  # method -> metric -> why it could not be computed
-    for name in methods:
+    labels: list[str] = []  # the leaderboard names: method.name (external:DIR -> external:<DIR's name>)
+    for spec in methods:
         torch.manual_seed(seed)
         try:
-            method = create_method(name, **({} if name == "identity" else {
-                "checkpoint": (checkpoints or {}).get(name), "device": device, "data_root": str(root),
-                "progress": progress}))
+            method = create_method(spec, checkpoint=(checkpoints or {}).get(spec), device=device,
+                                   data_root=str(root), progress=progress)
         except Exception as exc:  # a method that cannot even be built is recorded as failed
-            failures[name] = f"could not be created: {type(exc).__name__}: {exc}"
-            log.error("%s: %s", name, failures[name])
+            labels.append(spec)
+            failures[spec] = f"could not be created: {type(exc).__name__}: {exc}"
+            log.error("%s: %s", spec, failures[spec])
             continue
+        name = method.name or spec
+        if name in labels:  # e.g. two external folders of the same name: their rows would mix
+            labels.append(spec)
+            failures[spec] = f"another method is already named {name}; rename one of the folders"
+            log.error("%s: %s", spec, failures[spec])
+            continue
+        labels.append(name)
         method_info[name] = method.describe()
         frames_done, seconds = 0, 0.0
         parts = []
@@ -275,7 +283,7 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
     commit = git_commit()
     libs = json.dumps(versions(), sort_keys=True, separators=(",", ":"))
     rows = []
-    for name in methods:
+    for name in labels:
         info = method_info.get(name, {})
         base = {"n_clips": 0, "n_frames": 0, "toolkit_version": lsvd.__version__, "git_commit": commit or "",
                 "data_manifest_id": manifest.info["manifest_id"],

@@ -162,7 +162,7 @@ def _read_input(spec: str) -> _Clip:
 # --- model and masks -------------------------------------------------------------------------------
 
 
-def _load_model(preset: str | None, flow: str | None, checkpoint: str | None, device: str) -> Any:
+def _load_model(preset: str | None, flow: str | None, checkpoint: str | None, device: str) -> tuple[Any, dict]:
     from lsvd.models.selfsvd import PRESETS, build_selfsvd
     from lsvd.train.checkpoint import load_generator
 
@@ -171,7 +171,7 @@ def _load_model(preset: str | None, flow: str | None, checkpoint: str | None, de
     if checkpoint is None:
         log.warning(UNTRAINED_WARNING)
         try:
-            return build_selfsvd(preset or "paper", flow=flow or "dis").eval()
+            return build_selfsvd(preset or "paper", flow=flow or "dis").eval(), {}
         except Exception as exc:  # missing or unreadable flow weights
             raise DesmokeError(f"cannot build the {preset or 'paper'} model with --flow {flow}: {exc}") from exc
     try:
@@ -182,7 +182,7 @@ def _load_model(preset: str | None, flow: str | None, checkpoint: str | None, de
                            "a checkpoint folder or generator.safetensors from `python -m lsvd.train`, or an official "
                            "mmcv .pth (generator.* keys; released checkpoints are --preset paper)") from exc
     log.info("weights: %s (%s, model %s, flow %s)", info["path"], info["source"], info["model"], info["flow"])
-    return model
+    return model, info
 
 
 def _detect_ps(frames: list[np.ndarray]) -> int:
@@ -297,8 +297,16 @@ def desmoke(
                  ps, clip.names[0], clip.names[ps - 1])
     frames, names = clip.frames[ps:], clip.names[ps:]
 
-    model = _load_model(preset, flow, checkpoint, device)
-    mask_t, mask_used = _masks(frames, mask, model.flow)
+    model, info = _load_model(preset, flow, checkpoint, device)
+    if str(info.get("use_mask", "True")) == "False" and mask != "none":
+        log.info("the checkpoint was trained without masks (the 'no mask' ablation): --mask none")
+        mask = "none"
+    flow_backend = getattr(model, "flow", None)
+    if flow_backend is None:  # a network without a flow (single-image baselines): masks with DIS
+        from lsvd.flow.base import create_flow
+
+        flow_backend = create_flow("dis")
+    mask_t, mask_used = _masks(frames, mask, flow_backend)
 
     lqs = torch.from_numpy(np.stack(frames[1:])).permute(0, 3, 1, 2).float().div_(255.0)
     ps_t = torch.from_numpy(frames[0]).permute(2, 0, 1).float().div_(255.0)

@@ -140,6 +140,8 @@ class SelfSVDNet(nn.Module):
             is stored as the submodule ``pwcnet`` (state-dict keys ``pwcnet.net.*``, as officially),
             frozen; any other backend is kept outside the state dict.
         flow_kwargs: keyword arguments for :func:`~lsvd.flow.create_flow` when ``flow`` is a name.
+        ps_input: read the PS frame (the method). ``False`` is the "no PS-frame input" ablation: no
+            ``ref_feat_extract``, zeros in its place in the backbone input, a zero ``ref_feat``.
 
     Flows are computed without gradient (the official flow network is frozen and its inputs are
     the network inputs, so no trainable parameter is affected).
@@ -151,6 +153,7 @@ class SelfSVDNet(nn.Module):
         num_blocks: int = 60,
         flow: str | FlowBackend = "dis",
         flow_kwargs: Mapping[str, Any] | None = None,
+        ps_input: bool = True,
     ) -> None:
         super().__init__()
         if mid_channels < 1 or num_blocks < 0:
@@ -158,8 +161,9 @@ class SelfSVDNet(nn.Module):
         self.mid_channels = mid_channels
         self.num_blocks = num_blocks
 
+        self.ps_input = ps_input
         self.feat_extract = _encoder(mid_channels)
-        self.ref_feat_extract = _encoder(mid_channels)
+        self.ref_feat_extract = _encoder(mid_channels) if ps_input else None
         self.backbone = nn.ModuleDict({"forward_1": ResidualBlocksWithInputConv(3 * mid_channels, mid_channels,
                                                                                 num_blocks)})
         self.reconstruction = ResidualBlocksWithInputConv(2 * mid_channels, mid_channels, 5)
@@ -264,7 +268,10 @@ class SelfSVDNet(nn.Module):
         ref_flows, flows = self.compute_flows(lqs, ps)
 
         feats = self.feat_extract(lqs.reshape(n * t, c, h, w)).reshape(n, t, -1, h // 4, w // 4)
-        ref_feat = self.ref_feat_extract(ps)
+        if self.ref_feat_extract is not None:
+            ref_feat = self.ref_feat_extract(ps)
+        else:  # ablation: no PS-frame input
+            ref_feat = feats.new_zeros(n, self.mid_channels, h // 4, w // 4)
 
         hidden = feats.new_zeros(n, self.mid_channels, h // 4, w // 4)
         outputs = []
@@ -272,7 +279,10 @@ class SelfSVDNet(nn.Module):
             if i > 0:
                 assert flows is not None
                 hidden = flow_warp(hidden, flows[:, i - 1])
-            ref_i = flow_warp(ref_feat, ref_flows[:, i]) * (1.0 - mask[:, i])
+            if self.ref_feat_extract is not None:
+                ref_i = flow_warp(ref_feat, ref_flows[:, i]) * (1.0 - mask[:, i])
+            else:
+                ref_i = ref_feat
             hidden = hidden + self.backbone["forward_1"](torch.cat([feats[:, i], hidden, ref_i], dim=1))
             outputs.append(self._reconstruct(feats[:, i], hidden) + lqs[:, i])
         return {"out": torch.stack(outputs, dim=1), "ref_feat": ref_feat}
@@ -298,3 +308,21 @@ def build_selfsvd(preset: str = "paper", *, flow: str | FlowBackend = "dis", **k
         raise ValueError(f"unknown SelfSVD preset {preset!r}: expected one of {', '.join(PRESETS)}")
     mid, blocks = PRESETS[preset]
     return SelfSVDNet(mid, blocks, flow=flow, **kwargs)
+
+
+def _register() -> None:
+    from lsvd.models.registry import MODELS
+
+    @MODELS.register("selfsvd")
+    def _selfsvd(preset: str, *, flow: str | FlowBackend = "dis", flow_kwargs: Mapping[str, Any] | None = None,
+                 ) -> SelfSVDNet:
+        return build_selfsvd(preset, flow=flow, flow_kwargs=flow_kwargs)
+
+    @MODELS.register("selfsvd_nops")
+    def _selfsvd_nops(preset: str, *, flow: str | FlowBackend = "dis",
+                      flow_kwargs: Mapping[str, Any] | None = None) -> SelfSVDNet:
+        """Ablation: no PS-frame input (its aligned features are replaced by zeros everywhere)."""
+        return build_selfsvd(preset, flow=flow, flow_kwargs=flow_kwargs, ps_input=False)
+
+
+_register()

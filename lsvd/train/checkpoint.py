@@ -182,6 +182,7 @@ def load_generator(
     preset: str | None = None,
     flow: str | None = None,
     flow_weights: str | os.PathLike[str] | None = None,
+    arch: str | None = None,
 ) -> tuple[nn.Module, dict[str, str]]:
     """A :class:`~lsvd.models.SelfSVDNet` (eval mode, on CPU) with the weights of any checkpoint.
 
@@ -193,12 +194,15 @@ def load_generator(
         preset: network size; must agree with the metadata when both exist.
         flow: flow backend (default: the checkpoint's, else ``dis``).
         flow_weights: PWC-Net weights for ``flow="pwcnet"`` when the checkpoint has none.
+        arch: architecture (:mod:`lsvd.models.registry`); read from the metadata of our checkpoints
+            (``selfsvd`` when absent); official checkpoints are ``selfsvd``.
 
     Returns:
-        ``(model, info)`` where ``info`` has ``model``, ``flow``, ``source`` (``lsvd`` | ``official``),
-        ``path`` and the checkpoint metadata.
+        ``(model, info)`` where ``info`` has ``arch``, ``model``, ``flow``, ``source`` (``lsvd`` |
+        ``official``), ``path`` and the checkpoint metadata (e.g. ``use_mask``).
     """
     from lsvd.models.convert import load_official_generator
+    from lsvd.models.registry import build_model
     from lsvd.models.selfsvd import build_selfsvd
 
     p = Path(path).expanduser()
@@ -214,7 +218,7 @@ def load_generator(
             kwargs = {"flow_kwargs": {"weights": flow_weights or (p if has_pwc else None)}}
         model = build_selfsvd(preset, flow=flow, **kwargs)
         load_official_generator(state, model)
-        info = {"model": preset, "flow": flow, "source": "official", "path": str(p)}
+        info = {"arch": "selfsvd", "model": preset, "flow": flow, "source": "official", "path": str(p)}
         return model.eval(), info
 
     file = resolve_generator_file(p)
@@ -226,9 +230,13 @@ def load_generator(
     preset = saved or preset
     if preset is None:
         raise ValueError(f"{file}: no metadata says which model size it holds; pass the preset (paper, small, tiny)")
+    saved_arch = meta.get("arch")
+    if saved_arch and arch and arch != saved_arch:
+        raise ValueError(f"{file}: holds a {saved_arch!r} network, not {arch!r}")
+    arch = saved_arch or arch or "selfsvd"
     flow = flow or meta.get("flow") or "dis"
     kwargs = {"flow_kwargs": {"weights": flow_weights}} if flow == "pwcnet" and flow_weights else {}
-    model = build_selfsvd(preset, flow=flow, **kwargs)
+    model = build_model(arch, preset, flow=flow, **kwargs)
     from safetensors.torch import load_file
 
     state = load_file(str(file))
@@ -236,6 +244,6 @@ def load_generator(
         state.update({k: v for k, v in model.state_dict().items() if k.startswith("pwcnet.")})
     elif flow != "pwcnet":
         state = {k: v for k, v in state.items() if not k.startswith("pwcnet.")}
-    load_state_dict_checked(model, state, source=file, what=f"{preset!r} SelfSVDNet")
-    info = {**meta, "model": preset, "flow": flow, "source": "lsvd", "path": str(file)}
+    load_state_dict_checked(model, state, source=file, what=f"{preset!r} {arch} network")
+    info = {**meta, "arch": arch, "model": preset, "flow": flow, "source": "lsvd", "path": str(file)}
     return model.eval(), info

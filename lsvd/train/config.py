@@ -45,6 +45,7 @@ class TrainConfig:
 
     # what to train
     method: str = "selfsvd"  #: "selfsvd" or "selfsvd_star" (stage 2: frozen teacher targets, spec §4.4)
+    arch: str = "selfsvd"  #: generator architecture (lsvd.models.registry: selfsvd, selfsvd_nops, unet, ...)
     model: str = "paper"  #: generator size: paper (64 ch, 60 blocks), small, tiny
     disc_base: int = 64  #: channels of the discriminator's first conv (64 officially: 2,764,737 params)
     flow: str = "dis"  #: flow backend inside the generator (dis, pwcnet)
@@ -57,6 +58,7 @@ class TrainConfig:
     num_frames: int = 5  #: consecutive smoky frames per sample
     crop: int = 256  #: square crop (a multiple of 4)
     flip: bool = True  #: horizontal flip with probability 0.5
+    use_mask: bool = True  #: hide PS features under the SelfSVD mask (false: the "no mask" ablation, zero masks)
     batch_size: int = 4  #: clips per process and iteration
     workers: int = 4  #: DataLoader worker processes (0 = load in the main process)
     # optimisation
@@ -99,6 +101,7 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise :class:`ConfigError` listing every problem (cheap checks only; paths must exist)."""
         from lsvd.flow.base import FLOWS
+        from lsvd.models.registry import list_models
         from lsvd.models.selfsvd import PRESETS
 
         problems: list[str] = []
@@ -109,6 +112,7 @@ class TrainConfig:
 
         need(self.method in METHODS, f"method: expected one of {METHODS}, found {self.method!r}")
         need(self.model in PRESETS, f"model: expected one of {tuple(PRESETS)}, found {self.model!r}")
+        need(self.arch in list_models(), f"arch: expected one of {list_models()}, found {self.arch!r}")
         for name in ("flow", "align_flow"):
             value = getattr(self, name)
             need(value in FLOWS.list(), f"{name}: expected one of {FLOWS.list()}, found {value!r}")

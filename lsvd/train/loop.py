@@ -176,7 +176,8 @@ class _Logger:
 
 @torch.no_grad()
 def evaluate_clean(generator: nn.Module, root: str, split: str, *, max_clips: int = 0,
-                   device: torch.device | str = "cpu", dtype: torch.dtype | None = None) -> dict[str, Any] | None:
+                   device: torch.device | str = "cpu", dtype: torch.dtype | None = None,
+                   use_mask: bool = True) -> dict[str, Any] | None:
     """PSNR against the clean frames of ``split`` (synthetic or paired data), input and output.
 
     Per clip ``10 log10(1 / MSE)`` over all its smoky frames (RGB in [0, 1], outputs clamped; the
@@ -199,7 +200,8 @@ def evaluate_clean(generator: nn.Module, root: str, split: str, *, max_clips: in
     psnr_in, psnr_out = [], []
     for i in range(n):
         item = clips[i]
-        out = desmoke_clip(generator, item["lqs"], item["ps"], item["mask"], device=device, dtype=dtype)
+        mask = item["mask"] if use_mask else None
+        out = desmoke_clip(generator, item["lqs"], item["ps"], mask, device=device, dtype=dtype)
         out = out.float().cpu().clamp(0.0, 1.0)
         clean = item["clean"]
         psnr_in.append(-10.0 * math.log10(max(float(((item["lqs"] - clean) ** 2).mean()), 1e-10)))
@@ -212,14 +214,15 @@ def evaluate_clean(generator: nn.Module, root: str, split: str, *, max_clips: in
 def _build(cfg: TrainConfig, device: torch.device) -> tuple[nn.Module, nn.Module, Any, nn.Module | None]:
     """Generator, discriminator, alignment flow and (SelfSVD*) the frozen teacher, on ``device``."""
     from lsvd.flow.base import create_flow
-    from lsvd.models import PatchDiscriminator, build_selfsvd
+    from lsvd.models import PatchDiscriminator
+    from lsvd.models.registry import build_model
 
-    generator = build_selfsvd(cfg.model, flow=cfg.flow, flow_kwargs=_flow_kwargs(cfg.flow, cfg.flow_weights))
+    generator = build_model(cfg.arch, cfg.model, flow=cfg.flow, flow_kwargs=_flow_kwargs(cfg.flow, cfg.flow_weights))
     discriminator = PatchDiscriminator(base=cfg.disc_base)
     teacher = None
     if cfg.method == "selfsvd_star":
         teacher, info = load_generator(cfg.stage1, preset=cfg.model, flow=cfg.flow,
-                                       flow_weights=cfg.flow_weights or None)
+                                       flow_weights=cfg.flow_weights or None, arch=cfg.arch)
         teacher.requires_grad_(False).eval()
         generator.load_state_dict(teacher.state_dict(), strict=True)  # the student starts as the teacher
         _load_stage1_discriminator(cfg.stage1, info, discriminator)
@@ -290,7 +293,8 @@ def _train(cfg: TrainConfig | None, run_dir: str | os.PathLike[str], *, resume: 
     seed_everything(cfg.seed, cfg.deterministic)
 
     manifest = Manifest.load(cfg.data)
-    windows = TrainWindows(manifest, cfg.split, num_frames=cfg.num_frames, crop_size=cfg.crop, flip=cfg.flip)
+    windows = TrainWindows(manifest, cfg.split, num_frames=cfg.num_frames, crop_size=cfg.crop, flip=cfg.flip,
+                           require_mask=cfg.use_mask)
     generator, discriminator, align, teacher = _build(cfg, device)
     opt_g = torch.optim.Adam([p for p in generator.parameters() if p.requires_grad], lr=cfg.lr_g,
                              betas=(cfg.beta1, cfg.beta2))
@@ -345,7 +349,8 @@ def _train(cfg: TrainConfig | None, run_dir: str | os.PathLike[str], *, resume: 
     )
     logger = _Logger(run_dir / LOG_FILE if ddp.main else None, cfg.log_every, cfg.batch_size, ddp.world_size)
     weights = LossWeights(rec=cfg.w_rec, gan=cfg.w_gan, reg=cfg.w_reg)
-    meta = {"model": cfg.model, "mid_channels": generator.mid_channels, "num_blocks": generator.num_blocks,
+    meta = {"arch": cfg.arch, "model": cfg.model, "mid_channels": getattr(generator, "mid_channels", ""),
+            "num_blocks": getattr(generator, "num_blocks", ""), "use_mask": cfg.use_mask,
             "flow": cfg.flow, "method": cfg.method, "config_digest": cfg.digest(),
             "data_manifest_id": manifest.info.get("manifest_id"), "seed": cfg.seed}
 
@@ -360,7 +365,7 @@ def _train(cfg: TrainConfig | None, run_dir: str | os.PathLike[str], *, resume: 
         if not ddp.main or cfg.eval_every < 0:
             return None
         result = evaluate_clean(generator, cfg.data, cfg.eval_split, max_clips=cfg.eval_clips, device=device,
-                                dtype=dtype)
+                                dtype=dtype, use_mask=cfg.use_mask)
         if result is not None:
             logger.write({"iter": iteration, "eval": result})
             log.info("iteration %d: PSNR vs clean on %s: input %.2f dB, output %.2f dB", iteration,
@@ -377,6 +382,8 @@ def _train(cfg: TrainConfig | None, run_dir: str | os.PathLike[str], *, resume: 
     t_start = time.perf_counter()
     for batch in loader:
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items() if k in ("lqs", "ps", "mask")}
+        if not cfg.use_mask:  # ablation: the PS features are never hidden
+            batch["mask"].zero_()
         if device.type == "cuda" and cfg.channels_last:
             batch["ps"] = batch["ps"].contiguous(memory_format=torch.channels_last)
         last_values = train_step(batch, train_g, train_d, opt_g, opt_d, align, weights, teacher=teacher,

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from baselines.learned.selfsvd import SelfSVD
 from benchmarks import methods as methods_mod
 from benchmarks.leaderboard import DEFAULT_METRICS, EFFICIENCY_METRICS
 from benchmarks.run import main
@@ -58,7 +59,7 @@ def count_desmoke(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         monkeypatch.setattr(cls, "desmoke", desmoke)
 
     wrap(methods_mod.Identity, "identity")
-    wrap(methods_mod.SelfSVD, "selfsvd")
+    wrap(SelfSVD, "selfsvd")
     return calls
 
 
@@ -362,27 +363,31 @@ def test_list_methods_and_metrics(capsys):
 # --- 7. automatic training -------------------------------------------------------------------------------------
 
 
-def test_ensure_trained_trains_once(bench_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_ensure_run_trains_once(bench_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     import lsvd.train.loop as loop
+    from lsvd.train.runs import default_run_dir, ensure_run
 
     monkeypatch.setenv("LSVD_HOME", str(tmp_path / "home"))
     real_train = loop.train
     calls = []
 
     def train(*args, **kwargs):
+        if any(args[1] == c[1] for c in calls):
+            raise AssertionError(f"{args[1]} trained twice")
         calls.append(args)
-        if len(calls) > 1:
-            raise AssertionError("trained twice")
         return real_train(*args, **kwargs)
 
     monkeypatch.setattr(loop, "train", train)
     manifest_id = Manifest.load(bench_root).info["manifest_id"]
-    run = methods_mod.ensure_trained("tiny", bench_root)
-    assert run == tmp_path / "home" / "runs" / f"tiny-{manifest_id[:12]}"
-    assert run == methods_mod.default_run_dir("tiny", bench_root)
+    run = ensure_run("tiny", bench_root, label="selfsvd")
+    assert run == tmp_path / "home" / "runs" / f"selfsvd-tiny-{manifest_id[:12]}"
+    assert run == default_run_dir("selfsvd", "tiny", bench_root)
     assert len(calls) == 1 and (run / "config.toml").is_file()
-    assert methods_mod.ensure_trained("tiny", bench_root) == run
+    assert ensure_run("tiny", bench_root, label="selfsvd") == run
     assert len(calls) == 1
+    # another label (an ablation) is another run
+    other = ensure_run("tiny", bench_root, label="selfsvd_no_gan", overrides={"w_gan": 0.0})
+    assert other != run and len(calls) == 2
 
 
 # --- 8. the real clips -----------------------------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""Learned methods: a network from :mod:`lsvd.models.registry` trained with :mod:`lsvd.train`.
+
+Every learned method (SelfSVD, its ablations, the learned baselines) is one subclass that names
+its architecture and training overrides; all of them train with the same PS-frame
+self-supervision, losses, data and iteration budget (the ``cpu`` preset by default), so a
+comparison isolates the architecture:
+
+    class AODNetMethod(LearnedMethod):
+        name = "aodnet"; arch = "aodnet"; citation = "Li et al., ICCV 2017"
+        video = False; uses_ps = False
+
+Without ``checkpoint`` the method trains ``train_preset`` (+ its overrides) on ``data_root`` once
+(:func:`lsvd.train.runs.ensure_run`, cached under ``$LSVD_HOME/runs``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from baselines.base import Clip, Method
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class LearnedMethod(Method):
+    """A trainable network behind the method interface (see the module docstring)."""
+
+    kind = "learned"
+    needs_training = True
+    video = True
+    uses_ps = True
+    arch: ClassVar[str] = "selfsvd"
+    #: Training-config overrides on top of the preset (e.g. ``{"w_gan": 0.0}`` for an ablation).
+    train_overrides: ClassVar[dict[str, Any]] = {}
+    default_train_preset: ClassVar[str] = "cpu"
+
+    def __init__(self, checkpoint: str | None = None, *, device: str = "cpu", data_root: str | None = None,
+                 flow: str | None = None, window_mode: str = "official", bf16: bool = False,
+                 preset: str | None = None, progress: bool = True, train_preset: str | None = None) -> None:
+        from lsvd.train.checkpoint import load_generator, resolve_generator_file
+
+        if checkpoint is None:
+            if data_root is None:
+                raise ValueError(f"{self.name}: no checkpoint and no data root to train on; pass --checkpoint PATH")
+            checkpoint = str(self.train_default(data_root, train_preset or self.default_train_preset, progress))
+        self.net, self.info = load_generator(checkpoint, preset=preset, flow=flow, arch=self.arch)
+        path = Path(self.info["path"])
+        self.checkpoint_sha256 = _sha256_file(path if path.is_file() else resolve_generator_file(path))
+        self.use_mask = str(self.info.get("use_mask", "True")) != "False"
+        self.device, self.window_mode, self.bf16 = device, window_mode, bf16
+        self.net.to(device)
+
+    def train_default(self, data_root: str, preset: str, progress: bool) -> Path:
+        """Train (or reuse) this method's run on ``data_root``; returns the run directory."""
+        from lsvd.train.runs import ensure_run
+
+        return ensure_run(preset, data_root, label=self.name, progress=progress,
+                          overrides={"arch": self.arch, **self.train_overrides})
+
+    def settings(self) -> dict[str, Any]:
+        return {"checkpoint_sha256": self.checkpoint_sha256, "arch": self.info["arch"], "model": self.info["model"],
+                "flow": self.info["flow"], "use_mask": self.use_mask, "window_mode": self.window_mode,
+                "bf16": self.bf16}
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "checkpoint": self.info["path"], "checkpoint_sha256": self.checkpoint_sha256,
+                "arch": self.info["arch"], "model": self.info["model"], "flow": self.info["flow"]}
+
+    def model(self) -> Any:
+        return self.net
+
+    def desmoke(self, clip: Clip) -> np.ndarray:
+        import torch
+
+        from lsvd.inference import desmoke_clip, to_uint8
+
+        lqs = torch.from_numpy(np.ascontiguousarray(clip.lqs)).permute(0, 3, 1, 2).float().div_(255.0)
+        ps = torch.from_numpy(np.ascontiguousarray(clip.ps)).permute(2, 0, 1).float().div_(255.0)
+        mask = torch.from_numpy(clip.mask).float() if clip.mask is not None and self.use_mask else None
+        with torch.no_grad():
+            out = desmoke_clip(self.net, lqs, ps, mask, mode=self.window_mode, device=self.device,
+                               dtype=torch.bfloat16 if self.bf16 else None)
+        return to_uint8(out)

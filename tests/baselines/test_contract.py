@@ -1,0 +1,126 @@
+"""The method contract, over the whole registry: every registered method (new ones automatically) builds
+through ``create_method`` and desmokes a tiny clip into uint8 frames of the input's shape, deterministically,
+with complete metadata and a stable cache key. ``external`` reads files and is covered by ``test_external``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from benchmarks.methods import METHODS, create_method, list_methods
+
+DESCRIBE_KEYS = {"kind", "citation", "video", "uses_ps", "needs_training", "licence"}
+NAMES = [n for n in list_methods() if n != "external"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_determinism():
+    """Training with ``deterministic=true`` switches torch globally; keep other tests unaffected."""
+    before = torch.are_deterministic_algorithms_enabled()
+    yield
+    torch.use_deterministic_algorithms(before)
+
+
+@pytest.fixture(scope="module")
+def lsvd_home(tmp_path_factory: pytest.TempPathFactory):
+    """Automatic training runs go to a temporary ``$LSVD_HOME``, never the user's cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        home = tmp_path_factory.mktemp("lsvd-home")
+        mp.setenv("LSVD_HOME", str(home))
+        yield home
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``python -m lsvd.prepare --synthetic --preset tiny --masks``: 2 train + 2 test clips, 64x96."""
+    from lsvd.prepare import main
+
+    root = tmp_path_factory.mktemp("contract-root")
+    assert main(["--synthetic", "--preset", "tiny", "--masks", "--root", str(root), "--no-progress"]) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished tiny SelfSVD ``lsvd.train`` run on :func:`tiny_root` (for the classes without ``train_preset``)."""
+    from lsvd.train.config import load_config
+    from lsvd.train.loop import train
+
+    run = tmp_path_factory.mktemp("contract-runs") / "tiny"
+    before = torch.are_deterministic_algorithms_enabled()
+    try:
+        train(load_config("tiny", data=str(tiny_root), deterministic=True), run, progress=False)
+    finally:
+        torch.use_deterministic_algorithms(before)
+    return run
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tiny_root: Path):
+    from benchmarks.run import _ClipSource
+    from lsvd.data.manifest import Manifest
+
+    source = _ClipSource(Manifest.load(tiny_root), "test")
+    clip, _ = source.load(source.clip_ids[0])
+    return clip
+
+
+def _accepts(cls: type, option: str) -> bool:
+    params = inspect.signature(cls.__init__).parameters
+    return option in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+#: Built-in SelfSVD classes that may predate ``train_preset``: given the tiny run as their checkpoint instead.
+TAKES_A_SELFSVD_RUN = {"selfsvd", "selfsvd_star"}
+
+
+def _options(name: str, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """``create_method`` options: ``train_preset="tiny"`` (a learned class trains its own tiny run), or a
+    tiny SelfSVD checkpoint for a SelfSVD class without ``train_preset``; other learned classes without it skip."""
+    cls = METHODS.get(name)
+    root = request.getfixturevalue("tiny_root")
+    options: dict[str, Any] = {"checkpoint": None, "data_root": str(root), "device": "cpu", "progress": False,
+                               "train_preset": "tiny"}
+    if cls.needs_training:
+        request.getfixturevalue("lsvd_home")
+        if not _accepts(cls, "train_preset"):
+            if name not in TAKES_A_SELFSVD_RUN:
+                pytest.skip(f"{cls.__module__}.{cls.__qualname__} ({name}) needs training but does not accept "
+                            "train_preset='tiny'")
+            options["checkpoint"] = str(request.getfixturevalue("tiny_run"))
+    return options
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_method_contract(name: str, request: pytest.FixtureRequest, tiny_clip):
+    options = _options(name, request)
+    method = create_method(name, **options)
+    assert method.name == name
+
+    torch.manual_seed(0)
+    first = method.desmoke(tiny_clip)
+    torch.manual_seed(0)
+    second = method.desmoke(tiny_clip)
+    out = np.asarray(first)
+    assert out.dtype == np.uint8, f"{name}: {out.dtype} outputs"
+    assert out.shape == tiny_clip.lqs.shape, f"{name}: {out.shape} != {tiny_clip.lqs.shape}"
+    assert np.isfinite(out).all()
+    assert np.array_equal(out, np.asarray(second)), f"{name}: two calls with the same seed differ"
+
+    info = method.describe()
+    assert DESCRIBE_KEYS <= set(info), f"{name}: describe() lacks {DESCRIBE_KEYS - set(info)}"
+    assert info["kind"] in {"classical", "learned", "external", "reference"}
+    assert isinstance(info["citation"], str) and info["citation"]
+    assert isinstance(info["licence"], str) and info["licence"]
+    for key in ("video", "uses_ps", "needs_training"):
+        assert isinstance(info[key], bool), f"{name}: describe()[{key!r}] is {info[key]!r}"
+
+    key = method.cache_key()
+    assert key == method.cache_key()
+    assert create_method(name, **options).cache_key() == key, f"{name}: cache_key() differs between instances"
