@@ -159,8 +159,8 @@ def _efficiency(method: Any, height: int, width: int) -> dict[str, float]:
     from benchmarks.metrics.efficiency import count_parameters, macs_per_frame
 
     model = method.model()
-    if model is None:
-        return {"params": 0.0, "gmacs": 0.0}
+    if model is None:  # no network: nothing learned, nothing to count; unknown for outputs made elsewhere
+        return {} if method.kind == "external" else {"params": 0.0, "gmacs": 0.0}
     return {"params": float(count_parameters(model)), "gmacs": float(macs_per_frame(model, height, width))}
 
 
@@ -315,7 +315,8 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
                          "value": float("nan") if value is None else value, **base,
                          "higher_is_better": False, "requires_reference": "model", "metric_params": "[]",
                          "status": "ok" if value is not None else ("failed" if name in failures else "missing"),
-                         "reason": failures.get(name, "" if value is not None else "not counted")})
+                         "reason": failures.get(name, "" if value is not None else "not counted (unknown for "
+                                                "outputs produced elsewhere)")})
     board = pd.DataFrame(rows)
     sort = ["method", "split", "metric"]
     results_dir.mkdir(parents=True, exist_ok=True)
