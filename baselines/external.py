@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from baselines.base import Clip, Method
+from lsvd.data.manifest import file_sha256
 from lsvd.io.images import IMAGE_SUFFIXES
 from lsvd.io.video import VIDEO_SUFFIXES
 
@@ -57,11 +58,7 @@ def _sha256(path: Path) -> str:
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
     if key not in _HASHES:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _HASHES[key] = h.hexdigest()
+        _HASHES[key] = file_sha256(path)
     return _HASHES[key]
 
 

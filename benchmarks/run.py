@@ -216,7 +216,6 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
     cache_dir = results_dir / "cache"
     fingerprints = {c: str(manifest.clip(c).get("fingerprint") or "") + manifest.info["manifest_id"]
                     for c in clip_ids}
-    metric_info = {m.name: m.describe() for m in usable}
 
     frames_parts, failures, timings, efficiency, method_info = [], {}, [], {}, {}
     metric_errors: dict[str, dict[str, str]] = {}  # method -> metric -> why it could not be computed
@@ -279,7 +278,7 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
 
     frames = pd.concat(frames_parts, ignore_index=True) if frames_parts else pd.DataFrame(
         columns=["method", "split", "clip_id", "frame_number", "metric", "value"])
-    agg = aggregate(frames, metric_info)
+    agg = aggregate(frames, described)
     commit = git_commit()
     libs = json.dumps(versions(), sort_keys=True, separators=(",", ":"))
     rows = []

@@ -15,21 +15,12 @@ Without ``checkpoint`` the method trains ``train_preset`` (+ its overrides) on `
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from baselines.base import Clip, Method
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class LearnedMethod(Method):
@@ -47,6 +38,7 @@ class LearnedMethod(Method):
     def __init__(self, checkpoint: str | None = None, *, device: str = "cpu", data_root: str | None = None,
                  flow: str | None = None, window_mode: str = "official", bf16: bool = False,
                  preset: str | None = None, progress: bool = True, train_preset: str | None = None) -> None:
+        from lsvd.data.manifest import file_sha256
         from lsvd.train.checkpoint import load_generator, resolve_generator_file
 
         if checkpoint is None:
@@ -55,7 +47,7 @@ class LearnedMethod(Method):
             checkpoint = str(self.train_default(data_root, train_preset or self.default_train_preset, progress))
         self.net, self.info = load_generator(checkpoint, preset=preset, flow=flow, arch=self.arch)
         path = Path(self.info["path"])
-        self.checkpoint_sha256 = _sha256_file(path if path.is_file() else resolve_generator_file(path))
+        self.checkpoint_sha256 = file_sha256(path if path.is_file() else resolve_generator_file(path))
         self.use_mask = str(self.info.get("use_mask", "True")) != "False"
         self.device, self.window_mode, self.bf16 = device, window_mode, bf16
         self.net.to(device)

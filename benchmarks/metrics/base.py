@@ -22,7 +22,6 @@ records it as *missing* (never as 0).
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from lsvd.data.manifest import file_sha256
 from lsvd.registry import Registry
 
 REFERENCE_KINDS = ("none", "ps_frame", "clean")
@@ -40,10 +40,8 @@ class MetricUnavailable(RuntimeError):
     """The metric cannot be computed here (a parameter file or an optional package is missing)."""
 
 
-@cache
-def file_sha256(path: str) -> str:
-    """sha256 of a (small) parameter file, cached per path."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+#: sha256 of a parameter file, cached per path (the files do not change while a process runs).
+param_file_sha256 = cache(file_sha256)
 
 
 @dataclass(frozen=True)
@@ -74,7 +72,7 @@ class ParamFile:
     def describe(self) -> dict[str, str | None]:
         """``{"name", "version", "sha256"}`` (sha256 ``None`` when the file is absent)."""
         return {"name": Path(self.name).name, "version": self.version,
-                "sha256": file_sha256(str(self.path)) if self.path.is_file() else None}
+                "sha256": param_file_sha256(str(self.path)) if self.path.is_file() else None}
 
 
 @dataclass(frozen=True)
