@@ -65,12 +65,7 @@ class ColourAttenuationPrior(Method):
     """
 
     name = "cap"
-    kind = "classical"
     citation = CITATION
-    video = False
-    uses_ps = False
-    needs_training = False
-    licence = "Apache-2.0"
 
     def __init__(self, theta: tuple[float, float, float] = THETA, beta: float = 1.0, patch: int = 15,
                  t_min: float = 0.1, t_max: float = 0.9, top_fraction: float = 0.001, radius: float = 60.0,

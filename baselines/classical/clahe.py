@@ -28,12 +28,7 @@ class CLAHEEnhancement(Method):
     """
 
     name = "clahe"
-    kind = "classical"
     citation = CITATION
-    video = False
-    uses_ps = False
-    needs_training = False
-    licence = "Apache-2.0"
 
     def __init__(self, clip_limit: float = 2.0, tiles: tuple[int, int] = (8, 8)) -> None:
         self.clip_limit = float(clip_limit)

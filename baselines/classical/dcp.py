@@ -60,12 +60,7 @@ class DarkChannelPrior(Method):
     """
 
     name = "dcp"
-    kind = "classical"
     citation = CITATION
-    video = False
-    uses_ps = False
-    needs_training = False
-    licence = "Apache-2.0"
 
     def __init__(self, patch: int = 15, omega: float = 0.95, t0: float = 0.1, top_fraction: float = 0.001,
                  radius: float = 60.0, eps: float = 1e-3) -> None:

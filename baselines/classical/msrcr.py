@@ -66,12 +66,7 @@ class MultiScaleRetinex(Method):
     """
 
     name = "msrcr"
-    kind = "classical"
     citation = CITATION
-    video = False
-    uses_ps = False
-    needs_training = False
-    licence = "Apache-2.0"
 
     def __init__(self, sigmas: tuple[float, ...] = (15.0, 80.0, 250.0), alpha: float = 125.0, beta: float = 46.0,
                  clip: float = 0.01) -> None:

@@ -33,9 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lsvd.flow.base import FlowBackend, create_flow, flow_warp
+from lsvd.flow.base import FlowBackend, flow_warp
 from lsvd.models.selfsvd import (
     _LRELU_SLOPE,
+    FlowHolder,
     PixelShufflePack,
     ResidualBlocksWithInputConv,
     SelfSVDNet,
@@ -310,7 +311,7 @@ def build_unet(preset: str = "paper") -> NAFUNet:
 BASICVSR_PRESETS: dict[str, tuple[int, int]] = {"paper": (64, 30), "small": (32, 8), "tiny": (16, 1)}
 
 
-class BasicVSRNet(nn.Module):
+class BasicVSRNet(FlowHolder):
     """BasicVSR (Chan et al., CVPR 2021) adapted to same-resolution restoration; no PS-frame input.
 
     1. ``feat_extract`` (SelfSVD's encoder: two stride-2 convs + 5 residual blocks) gives features
@@ -331,6 +332,8 @@ class BasicVSRNet(nn.Module):
             is an ``nn.Module`` is stored as the frozen submodule ``flow_net``.
         flow_kwargs: keyword arguments for :func:`~lsvd.flow.create_flow` when ``flow`` is a name.
     """
+
+    flow_attr = "flow_net"
 
     arch = "basicvsr"
 
@@ -355,29 +358,7 @@ class BasicVSRNet(nn.Module):
         nn.init.zeros_(self.conv_last.bias)
         self.lrelu = nn.LeakyReLU(negative_slope=_LRELU_SLOPE, inplace=True)
 
-        backend = create_flow(flow, **dict(flow_kwargs or {})) if isinstance(flow, str) else flow
-        if not isinstance(backend, FlowBackend):
-            raise TypeError(f"flow: expected a backend name or a FlowBackend, found {type(backend).__name__}")
-        if isinstance(backend, nn.Module):
-            backend.requires_grad_(False)
-            self.flow_net = backend
-            self._flow_outside: FlowBackend | None = None
-        else:
-            self._flow_outside = backend
-
-    @property
-    def flow(self) -> FlowBackend:
-        """The flow backend used for alignment."""
-        if self._flow_outside is not None:
-            return self._flow_outside
-        return self.flow_net  # type: ignore[return-value]
-
-    def train(self, mode: bool = True) -> BasicVSRNet:
-        """Like ``nn.Module.train`` but a held flow network always stays in eval mode (it is frozen)."""
-        super().train(mode)
-        if self._flow_outside is None:
-            self.flow_net.eval()
-        return self
+        self.set_flow(flow, flow_kwargs)
 
     def compute_flows(self, lqs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Neighbour flows at 1/4 resolution, without gradient.

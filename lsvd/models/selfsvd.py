@@ -129,7 +129,40 @@ def count_trainable_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-class SelfSVDNet(nn.Module):
+class FlowHolder(nn.Module):
+    """Holds the flow backend of a network: an ``nn.Module`` backend (PWC-Net) is a frozen submodule
+    named :attr:`flow_attr` (kept in eval mode by :meth:`train`), any other backend stays outside the
+    state dict. Subclasses call :meth:`set_flow` in ``__init__``."""
+
+    flow_attr = "pwcnet"
+
+    def set_flow(self, flow: str | FlowBackend, flow_kwargs: Mapping[str, Any] | None = None) -> None:
+        backend = create_flow(flow, **dict(flow_kwargs or {})) if isinstance(flow, str) else flow
+        if not isinstance(backend, FlowBackend):
+            raise TypeError(f"flow: expected a backend name or a FlowBackend, found {type(backend).__name__}")
+        if isinstance(backend, nn.Module):
+            backend.requires_grad_(False)
+            setattr(self, self.flow_attr, backend)
+            self._flow_outside: FlowBackend | None = None
+        else:
+            self._flow_outside = backend
+
+    @property
+    def flow(self) -> FlowBackend:
+        """The flow backend used for alignment."""
+        if self._flow_outside is not None:
+            return self._flow_outside
+        return getattr(self, self.flow_attr)
+
+    def train(self, mode: bool = True) -> FlowHolder:
+        """Like ``nn.Module.train`` but a held flow network always stays in eval mode (it is frozen)."""
+        super().train(mode)
+        if self._flow_outside is None:
+            getattr(self, self.flow_attr).eval()
+        return self
+
+
+class SelfSVDNet(FlowHolder):
     """The SelfSVD generator (spec §3), forward-only recurrent, with masked PS-frame features.
 
     Args:
@@ -176,29 +209,7 @@ class SelfSVDNet(nn.Module):
         nn.init.zeros_(self.zero_conv.bias)
         self.lrelu = nn.LeakyReLU(negative_slope=_LRELU_SLOPE, inplace=True)
 
-        backend = create_flow(flow, **dict(flow_kwargs or {})) if isinstance(flow, str) else flow
-        if not isinstance(backend, FlowBackend):
-            raise TypeError(f"flow: expected a backend name or a FlowBackend, found {type(backend).__name__}")
-        if isinstance(backend, nn.Module):
-            backend.requires_grad_(False)
-            self.pwcnet = backend  # official name: state-dict keys pwcnet.net.*
-            self._flow_outside: FlowBackend | None = None
-        else:
-            self._flow_outside = backend
-
-    @property
-    def flow(self) -> FlowBackend:
-        """The flow backend used for alignment."""
-        if self._flow_outside is not None:
-            return self._flow_outside
-        return self.pwcnet  # type: ignore[return-value]
-
-    def train(self, mode: bool = True) -> SelfSVDNet:
-        """Like ``nn.Module.train`` but a held flow network always stays in eval mode (it is frozen)."""
-        super().train(mode)
-        if self._flow_outside is None:
-            self.pwcnet.eval()
-        return self
+        self.set_flow(flow, flow_kwargs)  # PWC-Net: submodule `pwcnet` (official state-dict keys pwcnet.net.*)
 
     def _check_inputs(self, lqs: torch.Tensor, ps: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         if not isinstance(lqs, torch.Tensor) or lqs.ndim != 5 or lqs.shape[2] != 3:
