@@ -19,14 +19,6 @@ DESCRIBE_KEYS = {"kind", "citation", "video", "uses_ps", "needs_training", "lice
 NAMES = [n for n in list_methods() if n != "external"]
 
 
-@pytest.fixture(autouse=True)
-def _restore_torch_determinism():
-    """Training with ``deterministic=true`` switches torch globally; keep other tests unaffected."""
-    before = torch.are_deterministic_algorithms_enabled()
-    yield
-    torch.use_deterministic_algorithms(before)
-
-
 @pytest.fixture(scope="module")
 def lsvd_home(tmp_path_factory: pytest.TempPathFactory):
     """Automatic training runs go to a temporary ``$LSVD_HOME``, never the user's cache."""
@@ -37,13 +29,9 @@ def lsvd_home(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
-def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_root(tiny_synthetic_root: Path) -> Path:
     """``python -m lsvd.prepare --synthetic --preset tiny --masks``: 2 train + 2 test clips, 64x96."""
-    from lsvd.prepare import main
-
-    root = tmp_path_factory.mktemp("contract-root")
-    assert main(["--synthetic", "--preset", "tiny", "--masks", "--root", str(root), "--no-progress"]) == 0
-    return root
+    return tiny_synthetic_root
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +41,7 @@ def tiny_run(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from lsvd.train.loop import train
 
     run = tmp_path_factory.mktemp("contract-runs") / "tiny"
-    before = torch.are_deterministic_algorithms_enabled()
-    try:
-        train(load_config("tiny", data=str(tiny_root), deterministic=True), run, progress=False)
-    finally:
-        torch.use_deterministic_algorithms(before)
+    train(load_config("tiny", data=str(tiny_root), deterministic=True), run, progress=False)
     return run
 
 

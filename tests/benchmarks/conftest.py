@@ -5,25 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
-
-
-@pytest.fixture(autouse=True)
-def _restore_torch_determinism():
-    """``train(deterministic=true)`` switches torch globally; keep other tests unaffected."""
-    before = torch.are_deterministic_algorithms_enabled()
-    yield
-    torch.use_deterministic_algorithms(before)
 
 
 @pytest.fixture(scope="session")
-def bench_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bench_root(tiny_synthetic_root: Path) -> Path:
     """``python -m lsvd.prepare --synthetic --preset tiny --masks``: 2 train + 2 test clips, 64x96."""
-    from lsvd.prepare import main
-
-    root = tmp_path_factory.mktemp("bench-root")
-    assert main(["--synthetic", "--preset", "tiny", "--masks", "--root", str(root), "--no-progress"]) == 0
-    return root
+    return tiny_synthetic_root
 
 
 @pytest.fixture(scope="session")
@@ -33,9 +20,5 @@ def bench_run(bench_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     from lsvd.train.loop import train
 
     run = tmp_path_factory.mktemp("bench-runs") / "tiny"
-    before = torch.are_deterministic_algorithms_enabled()
-    try:
-        train(load_config("tiny", data=str(bench_root), deterministic=True), run, progress=False)
-    finally:
-        torch.use_deterministic_algorithms(before)
+    train(load_config("tiny", data=str(bench_root), deterministic=True), run, progress=False)
     return run

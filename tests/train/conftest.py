@@ -5,27 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from lsvd.train.config import TrainConfig, load_config
 
 
-@pytest.fixture(autouse=True)
-def _restore_torch_determinism():
-    """``train(deterministic=true)`` switches torch globally; keep other tests unaffected."""
-    before = torch.are_deterministic_algorithms_enabled()
-    yield
-    torch.use_deterministic_algorithms(before)
-
-
 @pytest.fixture(scope="session")
-def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_root(tiny_synthetic_root: Path) -> Path:
     """``python -m lsvd.prepare --synthetic --preset tiny --masks``: 2 train + 2 test clips, 12 frames, 64x96."""
-    from lsvd.prepare import main
-
-    root = tmp_path_factory.mktemp("tiny-root")
-    assert main(["--synthetic", "--preset", "tiny", "--masks", "--root", str(root), "--no-progress"]) == 0
-    return root
+    return tiny_synthetic_root
 
 
 def tiny_config(root: Path, **values) -> TrainConfig:
@@ -39,10 +26,6 @@ def finished_run(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     from lsvd.train.loop import train
 
     run = tmp_path_factory.mktemp("runs") / "straight"
-    before = torch.are_deterministic_algorithms_enabled()
-    try:
-        summary = train(tiny_config(tiny_root), run, progress=False)
-    finally:
-        torch.use_deterministic_algorithms(before)
+    summary = train(tiny_config(tiny_root), run, progress=False)
     assert summary["iterations"] == 4
     return run
