@@ -50,6 +50,8 @@ class Method:
     uses_ps = False  #: reads the PS frame at test time
     needs_training = False
     licence = "Apache-2.0"
+    ablation_of = ""  #: the method this one is an ablation of (ablation tables group them)
+    ablation = ""  #: what the ablation changes, e.g. "w/o mask"
 
     def desmoke(self, clip: Clip) -> np.ndarray:
         """uint8 ``(T, H, W, 3)`` desmoked frames for ``clip.lqs``."""
@@ -66,7 +68,8 @@ class Method:
 
     def describe(self) -> dict[str, Any]:
         return {"method": self.name, "kind": self.kind, "citation": self.citation, "video": self.video,
-                "uses_ps": self.uses_ps, "needs_training": self.needs_training, "licence": self.licence}
+                "uses_ps": self.uses_ps, "needs_training": self.needs_training, "licence": self.licence,
+                "ablation_of": self.ablation_of, "ablation": self.ablation}
 
     def model(self) -> Any:
         """The ``torch.nn.Module`` for parameter / MAC counting, or ``None``."""

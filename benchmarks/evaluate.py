@@ -142,7 +142,7 @@ def _write_cache(path: Path, frame: pd.DataFrame) -> None:
 
 def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, clip_fingerprint: str,
                   metrics: Sequence[Metric], flow: Any, flow_name: str, cache_dir: Path,
-                  errors: dict[str, str] | None = None) -> tuple[pd.DataFrame, float | None]:
+                  errors: dict[str, str] | None = None, media: Any = None) -> tuple[pd.DataFrame, float | None]:
     """Per-frame rows of ``metrics`` for ``method`` on one clip, from the cache where possible.
 
     Args:
@@ -150,6 +150,8 @@ def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, cl
         metrics: usable metrics (check :meth:`Metric.available` first).
         errors: filled with ``{metric: reason}`` for the metrics that raised on this clip (e.g. NIQE on
             frames smaller than its 96x96 block); such a metric has no rows, and the error is cached too.
+        media: a :class:`~benchmarks.media.MediaWriter`: the method also runs when its outputs for
+            reports (preview video, sample frames) are not saved yet, and saves them.
 
     Returns:
         ``(rows, seconds)``: tidy rows (:data:`ROW_COLUMNS`) and the method's desmoking time when it
@@ -166,7 +168,8 @@ def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, cl
     keys = {m.name: metric_key(m, method.cache_key(), clip_fingerprint, flow_name) for m in metrics}
     have = cached[cached["key"].isin(keys.values())]
     todo = [m for m in metrics if keys[m.name] not in set(have["key"])]
-    if not todo:
+    save_media = media is not None and not media.is_saved(method.name, clip_id, method.cache_key(), clip_fingerprint)
+    if not todo and not save_media:
         return _split_errors(have, errors), None
 
     clip, refs = clip_loader()
@@ -178,6 +181,8 @@ def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, cl
     except Exception as exc:  # a method may fail in any way; it is recorded, not fatal
         raise MethodFailure(f"crashed: {type(exc).__name__}: {exc}") from exc
     seconds = time.perf_counter() - t0
+    if save_media:
+        media.save(method.name, method.cache_key(), clip_fingerprint, clip, refs, outputs)
 
     aligned = None
     if any(m.align for m in todo):
@@ -197,6 +202,8 @@ def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, cl
         for number, value in values:
             new_rows.append({"method": method.name, "split": split, "clip_id": clip_id, "frame_number": number,
                              "metric": metric.name, "value": value, "key": keys[metric.name], "error": ""})
+    if not todo:
+        return _split_errors(have, errors), seconds
     new = pd.DataFrame(new_rows, columns=[*ROW_COLUMNS, "key", "error"])
     keep = cached[~cached["metric"].isin([m.name for m in todo])]
     merged = pd.concat([keep, new], ignore_index=True) if len(keep) else new

@@ -12,8 +12,11 @@ Examples::
 
 Every run adds the ``identity`` floor (the smoky input) unless ``--no-identity``. Results go to
 ``--results`` (default ``./results``): ``frames.parquet`` (per frame), ``clips.parquet`` (per clip),
-``leaderboard.parquet`` (one scalar per row, with provenance), ``LEADERBOARD.md`` and
-``timing.parquet`` (desmoking frames/s on the device used). Per-frame values are cached under
+``leaderboard.parquet`` (one scalar per row, with provenance), ``LEADERBOARD.md``,
+``timing.parquet`` (desmoking frames/s on the device used), ``methods.parquet`` (what each method
+is), and for ``python -m reports.build``: ``media/`` (preview videos and sample frames of every
+clip and method, see :mod:`benchmarks.media`; ``--no-media`` skips them) and ``runs/<method>/``
+(the training logs of learned methods). Per-frame values are cached under
 ``results/cache`` by content keys, so re-running recomputes only what changed; shards on several
 machines write into copies of the same ``results`` folder and a final ``--merge`` run (with the
 caches copied together) builds the tables without computing anything.
@@ -167,7 +170,7 @@ def _efficiency(method: Any, height: int, width: int) -> dict[str, float]:
 def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "test", metrics: list[str] | None = None,
                   device: str = "cpu", results: str = "results", checkpoints: dict[str, str] | None = None,
                   flow: str = "dis", seed: int = 0, num_shards: int = 1, shard_index: int = 0, merge: bool = False,
-                  progress: bool = True) -> dict[str, Any]:
+                  media: bool = True, progress: bool = True) -> dict[str, Any]:
     """Run the benchmark (see the module docstring); returns ``{"leaderboard": DataFrame | None, ...}``."""
     import torch
 
@@ -182,6 +185,7 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
         render_markdown,
         update_table,
     )
+    from benchmarks.media import MediaWriter, save_run_logs
     from benchmarks.methods import create_method
     from lsvd.data.manifest import Manifest
     from lsvd.flow.base import create_flow
@@ -216,6 +220,7 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
     cache_dir = results_dir / "cache"
     fingerprints = {c: str(manifest.clip(c).get("fingerprint") or "") + manifest.info["manifest_id"]
                     for c in clip_ids}
+    media_writer = MediaWriter(results_dir, split, manifest) if media and not merge else None
 
     frames_parts, failures, timings, efficiency, method_info = [], {}, [], {}, {}
     metric_errors: dict[str, dict[str, str]] = {}  # method -> metric -> why it could not be computed
@@ -238,6 +243,8 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
             continue
         labels.append(name)
         method_info[name] = method.describe()
+        if not merge:
+            method_info[name]["run_logs"] = save_run_logs(results_dir, name, method_info[name].get("checkpoint"))
         frames_done, seconds = 0, 0.0
         parts = []
         bar = None
@@ -250,7 +257,7 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
             errors: dict[str, str] = {}
             try:
                 rows, secs = evaluate_clip(method, split, loader, clip_id, fingerprints[clip_id], usable,
-                                           flow_backend, flow, cache_dir, errors=errors)
+                                           flow_backend, flow, cache_dir, errors=errors, media=media_writer)
             except MethodFailure as exc:
                 failures[name] = f"clip {clip_id}: {exc}"
                 log.error("%s failed on %s: %s", name, clip_id, exc)
@@ -324,9 +331,25 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
     update_table(results_dir / "clips.parquet", clip_table(frames), ["method", "split", "clip_id", "metric"])
     if timings:
         update_table(results_dir / "timing.parquet", pd.DataFrame(timings), ["method", "split"])
+    if method_info:
+        update_table(results_dir / METHODS_FILE, method_table(method_info, split), ["method", "split"])
     write_text(results_dir / LEADERBOARD_MD, render_markdown(table))
     return {"leaderboard": table, "board": board, "failures": failures, "missing": missing, "results": results_dir,
             "timings": timings, "data": str(root)}
+
+
+#: Per (method, split): what each method is (kind, citation, ablation, checkpoint, copied run logs).
+METHODS_FILE = "methods.parquet"
+METHOD_COLUMNS = ["kind", "citation", "video", "uses_ps", "needs_training", "licence", "ablation_of", "ablation",
+                  "checkpoint", "checkpoint_sha256", "arch", "model", "run_logs"]
+
+
+def method_table(method_info: dict[str, dict[str, Any]], split: str) -> pd.DataFrame:
+    """One row per method of :data:`METHOD_COLUMNS` (text; ``""`` when a method has no such field)."""
+    rows = [{"method": name, "split": split,
+             **{c: "" if info.get(c) is None else str(info.get(c)) for c in METHOD_COLUMNS}}
+            for name, info in method_info.items()]
+    return pd.DataFrame(rows, columns=["method", "split", *METHOD_COLUMNS])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -347,6 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-shards", type=int, default=1)
     p.add_argument("--shard-index", type=int, default=0)
     p.add_argument("--merge", action="store_true", help="build the tables from the cache only (after sharded runs)")
+    p.add_argument("--no-media", action="store_true",
+                   help="do not save preview videos and sample frames for reports (python -m reports.build)")
     p.add_argument("--list-methods", action="store_true")
     p.add_argument("--list-metrics", action="store_true")
     p.add_argument("--no-progress", action="store_true")
@@ -386,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         out = run_benchmark(methods, data=args.data, split=args.split, metrics=metrics, device=args.device,
                             results=args.results, checkpoints=checkpoints, flow=args.flow, seed=args.seed,
                             num_shards=args.num_shards, shard_index=args.shard_index, merge=args.merge,
-                            progress=not args.no_progress)
+                            media=not args.no_media, progress=not args.no_progress)
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -84,3 +84,14 @@ def tiny_synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tiny-synthetic-root")
     assert main(["--synthetic", "--preset", "tiny", "--masks", "--root", str(root), "--no-progress"]) == 0
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished tiny ``lsvd.train`` run on :func:`tiny_synthetic_root` (deterministic)."""
+    from lsvd.train.config import load_config
+    from lsvd.train.loop import train
+
+    run = tmp_path_factory.mktemp("tiny-runs") / "tiny"
+    train(load_config("tiny", data=str(tiny_synthetic_root), deterministic=True), run, progress=False)
+    return run

@@ -54,6 +54,8 @@ class SelfSVDNoPS(LearnedMethod):
 
     name = "selfsvd_no_ps"
     citation = _CITATION + " (ablation)"
+    ablation_of = "selfsvd"
+    ablation = "w/o PS frame input"
     arch = "selfsvd_nops"
     uses_ps = False
 
@@ -63,6 +65,8 @@ class SelfSVDNoMask(LearnedMethod):
 
     name = "selfsvd_no_mask"
     citation = _CITATION + " (ablation)"
+    ablation_of = "selfsvd"
+    ablation = "w/o mask"
     train_overrides = {"use_mask": False}
 
 
@@ -71,6 +75,8 @@ class SelfSVDNoReg(LearnedMethod):
 
     name = "selfsvd_no_reg"
     citation = _CITATION + " (ablation)"
+    ablation_of = "selfsvd"
+    ablation = "w/o feature regulariser"
     train_overrides = {"w_reg": 0.0}
 
 
@@ -79,6 +85,8 @@ class SelfSVDNoGAN(LearnedMethod):
 
     name = "selfsvd_no_gan"
     citation = _CITATION + " (ablation)"
+    ablation_of = "selfsvd"
+    ablation = "w/o adversarial loss"
     train_overrides = {"w_gan": 0.0}
 
 

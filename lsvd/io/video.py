@@ -158,7 +158,8 @@ def write_video(
     codec: str = "libx264",
     crf: int = 18,
 ) -> int:
-    """Encode RGB frames to a video file (H.264/yuv420p by default); returns the frame count.
+    """Encode RGB frames to a video file (H.264/yuv420p by default; ``codec="libvpx-vp9"`` for WebM);
+    returns the frame count.
 
     Width and height must be even for yuv420p. Writes to a temporary file and renames it.
     """
@@ -175,6 +176,10 @@ def write_video(
             stream.pix_fmt = "yuv420p"
             if codec == "libx264":
                 stream.options = {"crf": str(crf)}
+            elif codec == "libvpx-vp9":  # constant quality, fast; single-threaded so the bytes are reproducible
+                stream.options = {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "0"}
+                stream.thread_count = 1
+                container.flags |= av.container.Flags.bitexact.value  # no muxing date or library version
             for rgb in frames:
                 if n == 0:
                     stream.height, stream.width = rgb.shape[:2]

@@ -14,11 +14,6 @@ def bench_root(tiny_synthetic_root: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def bench_run(bench_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bench_run(tiny_run: Path) -> Path:
     """A finished tiny ``lsvd.train`` run on :func:`bench_root`."""
-    from lsvd.train.config import load_config
-    from lsvd.train.loop import train
-
-    run = tmp_path_factory.mktemp("bench-runs") / "tiny"
-    train(load_config("tiny", data=str(bench_root), deterministic=True), run, progress=False)
-    return run
+    return tiny_run

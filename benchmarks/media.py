@@ -1,0 +1,214 @@
+"""What reports show of a benchmark: preview videos and sample frames, saved while methods run.
+
+Reports are built from result files alone (they never run a model), so the runner keeps, under
+``RESULTS/media/<split>/<clip_id>/``::
+
+    clip.json                 frame numbers, PS frame, smoke onset, sample frames, fps, size, fingerprint
+    input.webm                the smoky frames (VP9 preview, at most PREVIEW_HEIGHT pixels high)
+    ps.png                    the PS frame (full resolution, lossless)
+    input/<n>.png             sample frame n (source frame number) as given to the methods
+    mask/<n>.png              its SelfSVD mask (uint8 0/255, H/4 x W/4), when the clip has masks
+    clean/<n>.png             its clean frame, when the data has them
+    methods/<method>/         one folder per method, written atomically:
+        output.webm, <n>.png  the method's outputs (preview video, sample frames)
+        key.txt               the method's cache key: a different key (new weights) rewrites the folder
+
+Sample frames (:func:`sample_frames`) depend only on the clip, so every method shows the same ones.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MEDIA_DIR = "media"
+#: Preview videos are downscaled (never upscaled) to at most this many pixels high.
+PREVIEW_HEIGHT = 360
+#: Frames per second of the preview videos of clips whose manifest has no frame rate (LSVD PNGs).
+DEFAULT_FPS = 25.0
+#: Sample frames per clip.
+N_SAMPLES = 3
+
+
+def method_dir_name(method: str) -> str:
+    """A folder name on every OS: ``external:CycleGAN`` -> ``external_CycleGAN``."""
+    return re.sub(r"[^\w.+-]", "_", method)
+
+
+def clip_media_dir(results: str | Path, split: str, clip_id: str) -> Path:
+    return Path(results) / MEDIA_DIR / split / clip_id
+
+
+def sample_frames(frame_numbers: np.ndarray, smoky: np.ndarray | None, smoke_score: np.ndarray | None,
+                  n: int = N_SAMPLES) -> list[int]:
+    """Source frame numbers of up to ``n`` frames to show: first the primary one (the smokiest frame
+    after the onset, or the middle of the smoky part without scores), then the others ascending
+    (the middle and the end of the smoky part).
+
+    Args:
+        frame_numbers: ``(T,)`` numbers of the frames the methods desmoke.
+        smoky: bool ``(T,)``, frames from the smoke onset on (``None``: all).
+        smoke_score: ``(T,)`` the manifest's smoke score of those frames (NaN or ``None``: unknown).
+    """
+    numbers = np.asarray(frame_numbers)
+    idx = np.flatnonzero(smoky) if smoky is not None and np.any(smoky) else np.arange(len(numbers))
+    picks: list[int] = []
+    if smoke_score is not None:
+        scores = np.asarray(smoke_score, dtype=float)[idx]
+        if np.isfinite(scores).any():
+            picks.append(int(idx[int(np.nanargmax(scores))]))
+    for q in np.linspace(0.5, 1.0, n):  # middle ... end of the smoky part
+        if len(picks) >= n:
+            break
+        t = int(idx[min(len(idx) - 1, int(round(q * (len(idx) - 1))))])
+        if t not in picks:
+            picks.append(t)
+    return [int(numbers[t]) for t in picks[:1] + sorted(picks[1:])]
+
+
+def _preview_frames(frames: np.ndarray) -> np.ndarray:
+    """``(T, H, W, 3)`` uint8 -> the same, downscaled to at most PREVIEW_HEIGHT high, even sides."""
+    import cv2
+
+    _, h, w, _ = frames.shape
+    scale = min(1.0, PREVIEW_HEIGHT / h)
+    nh, nw = max(2, int(round(h * scale / 2)) * 2), max(2, int(round(w * scale / 2)) * 2)
+    if (nh, nw) == (h, w):
+        return frames
+    return np.stack([cv2.resize(f, (nw, nh), interpolation=cv2.INTER_AREA) for f in frames])
+
+
+def write_preview(path: Path, frames: np.ndarray, fps: float) -> None:
+    """A VP9/WebM preview (plays in every browser without proprietary codecs)."""
+    from lsvd.io.video import write_video
+
+    write_video(path, _preview_frames(frames), fps=fps, codec="libvpx-vp9", crf=32)
+
+
+class MediaWriter:
+    """Saves clip sheets and method outputs of one benchmark split under ``RESULTS/media``."""
+
+    def __init__(self, results: str | Path, split: str, manifest: Any) -> None:
+        self.results, self.split, self.manifest = Path(results), split, manifest
+
+    def method_dir(self, method: str, clip_id: str) -> Path:
+        return clip_media_dir(self.results, self.split, clip_id) / "methods" / method_dir_name(method)
+
+    def is_saved(self, method: str, clip_id: str, key: str, fingerprint: str) -> bool:
+        """Whether the outputs of ``method`` with cache key ``key`` on the clip are saved, with its sheet."""
+        sheet = clip_media_dir(self.results, self.split, clip_id) / "clip.json"
+        key_file = self.method_dir(method, clip_id) / "key.txt"
+        if not (sheet.is_file() and key_file.is_file()):
+            return False
+        try:
+            same_clip = json.loads(sheet.read_text()).get("fingerprint") == fingerprint
+        except ValueError:
+            return False
+        return same_clip and key_file.read_text().strip() == key
+
+    def save(self, method: str, key: str, fingerprint: str, clip: Any, refs: Any, outputs: np.ndarray) -> None:
+        """Write the clip's sheet (when missing or outdated) and ``method``'s outputs.
+
+        Args:
+            clip: the :class:`~baselines.base.Clip` the method desmoked.
+            refs: its :class:`~benchmarks.evaluate.References` (clean frames, smoky flags).
+            outputs: uint8 ``(T, H, W, 3)``.
+        """
+        from lsvd.io.atomic import atomic_dir
+        from lsvd.io.images import write_png
+
+        sheet = self._save_sheet(clip, refs, fingerprint)
+        numbers = [int(n) for n in clip.frame_numbers] if clip.frame_numbers is not None else list(range(len(outputs)))
+        with atomic_dir(self.method_dir(method, clip.clip_id)) as tmp:
+            write_preview(tmp / "output.webm", outputs, sheet["fps"])
+            for n in sheet["samples"]:
+                write_png(tmp / f"{n}.png", outputs[numbers.index(n)])
+            (tmp / "key.txt").write_text(key + "\n")
+
+    def _save_sheet(self, clip: Any, refs: Any, fingerprint: str) -> dict[str, Any]:
+        from lsvd.io.atomic import write_json
+        from lsvd.io.images import write_png
+
+        folder = clip_media_dir(self.results, self.split, clip.clip_id)
+        path = folder / "clip.json"
+        if path.is_file():
+            try:
+                sheet = json.loads(path.read_text())
+            except ValueError:
+                sheet = {}
+            if sheet.get("fingerprint") == fingerprint:
+                return sheet
+        row = self.manifest.clip(clip.clip_id)
+        frames = self.manifest.clip_frames(clip.clip_id).set_index("frame_index")
+        numbers = [int(n) for n in clip.frame_numbers] if clip.frame_numbers is not None else list(range(len(clip.lqs)))
+        by_number = frames.reset_index().set_index("frame_number")
+        scores = by_number["smoke_score"].reindex(numbers).to_numpy(float) if "smoke_score" in by_number else None
+        samples = sample_frames(np.asarray(numbers), refs.smoky, scores)
+        ps_index = int(row["ps_frame_index"])
+        onset = row.get("smoke_onset_index")
+        onset_number = None
+        if onset is not None and not _isnan(onset) and int(onset) in frames.index:
+            onset_number = int(frames.loc[int(onset), "frame_number"])
+        fps = row.get("fps")
+        fps = float(fps) if fps is not None and not _isnan(fps) and float(fps) > 0 else DEFAULT_FPS
+        for sub, present in (("input", True), ("mask", clip.mask is not None), ("clean", refs.clean is not None)):
+            if present:
+                (folder / sub).mkdir(parents=True, exist_ok=True)
+        write_preview(folder / "input.webm", clip.lqs, fps)
+        write_png(folder / "ps.png", clip.ps)
+        for n in samples:
+            t = numbers.index(n)
+            write_png(folder / "input" / f"{n}.png", clip.lqs[t])
+            if clip.mask is not None:
+                write_png(folder / "mask" / f"{n}.png", (np.asarray(clip.mask[t, 0]) > 0.5).astype(np.uint8) * 255)
+            if refs.clean is not None:
+                write_png(folder / "clean" / f"{n}.png", refs.clean[t])
+        sheet = {"clip_id": clip.clip_id, "split": self.split, "fingerprint": fingerprint,
+                 "frame_numbers": numbers, "ps_frame_number": int(frames.loc[ps_index, "frame_number"]),
+                 "smoke_onset_number": onset_number, "samples": samples, "fps": fps,
+                 "height": int(clip.lqs.shape[1]), "width": int(clip.lqs.shape[2]),
+                 "has_mask": clip.mask is not None, "has_clean": refs.clean is not None}
+        write_json(path, sheet)  # last: the sheet is complete once clip.json names it
+        return sheet
+
+
+def _isnan(value: Any) -> bool:
+    try:
+        return bool(np.isnan(float(value)))
+    except (TypeError, ValueError):
+        return False
+
+
+#: Files of a ``lsvd.train`` run directory copied into ``RESULTS/runs/<method>/`` (training curves).
+RUN_FILES = ("log.jsonl", "config.toml", "run.json")
+
+
+def find_run_dir(checkpoint: str | Path) -> Path | None:
+    """The ``lsvd.train`` run directory holding ``checkpoint`` (itself, or up to 3 folders up), or ``None``."""
+    p = Path(checkpoint).expanduser()
+    for candidate in [p, *list(p.parents)[:3]]:
+        if (candidate / "log.jsonl").is_file():
+            return candidate
+    return None
+
+
+def save_run_logs(results: str | Path, method: str, checkpoint: str | Path | None) -> str:
+    """Copy the training log of the run that produced ``checkpoint`` to ``RESULTS/runs/<method>/``.
+
+    Returns the folder relative to ``results`` (``""`` when the checkpoint has no run directory, e.g.
+    an official ``.pth``).
+    """
+    from lsvd.io.atomic import write_bytes
+
+    run = find_run_dir(checkpoint) if checkpoint else None
+    if run is None:
+        return ""
+    rel = Path("runs") / method_dir_name(method)
+    for name in RUN_FILES:
+        if (run / name).is_file():
+            write_bytes(Path(results) / rel / name, (run / name).read_bytes())
+    return rel.as_posix()

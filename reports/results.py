@@ -1,0 +1,209 @@
+"""Read a benchmark results folder (``python -m benchmarks.run --results DIR``) for reports.
+
+    results = load_results("results")
+    results.leaderboard          # tidy: method, split, metric, value, status, higher_is_better, ...
+    results.frames               # per frame: method, split, clip_id, frame_number, metric, value
+    results.clip_media("test")   # {clip_id: ClipMedia}: preview videos, sample frames, masks
+    results.run_log("selfsvd")   # the training log of a learned method (DataFrame) or None
+
+Only files are read: reports never run a model or a metric.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+#: Columns of the leaderboard that are efficiency figures, not quality (their own table).
+EFFICIENCY_METRICS = ("params", "gmacs")
+#: Method kinds in table order: the floor first, the proposed methods last (as papers do).
+KIND_ORDER = ("reference", "classical", "external", "learned")
+#: Methods shown last in comparisons ("ours").
+PROPOSED = ("selfsvd", "selfsvd_star")
+
+
+class ResultsError(ValueError):
+    """A results folder that cannot be reported on; the message says what to do."""
+
+
+@dataclass
+class ClipMedia:
+    """The media the benchmark saved for one clip (see :mod:`benchmarks.media`).
+
+    Attributes:
+        folder: ``RESULTS/media/<split>/<clip_id>``.
+        sheet: its ``clip.json``: ``frame_numbers`` (list of int), ``ps_frame_number``,
+            ``smoke_onset_number`` (int or None), ``samples`` (frame numbers with PNGs; the first is
+            the primary one to show: the smokiest after the onset), ``fps``,
+            ``height``, ``width``, ``has_mask``, ``has_clean``.
+        methods: names of the methods whose outputs are saved (folder names mapped back to names).
+    """
+
+    folder: Path
+    sheet: dict[str, Any]
+    methods: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def clip_id(self) -> str:
+        return str(self.sheet["clip_id"])
+
+    @property
+    def samples(self) -> list[int]:
+        return [int(n) for n in self.sheet["samples"]]
+
+    @property
+    def input_video(self) -> Path:
+        return self.folder / "input.webm"
+
+    @property
+    def ps_frame(self) -> Path:
+        return self.folder / "ps.png"
+
+    def input_frame(self, n: int) -> Path:
+        return self.folder / "input" / f"{n}.png"
+
+    def mask(self, n: int) -> Path | None:
+        """uint8 0/255 PNG at quarter resolution, or None without masks."""
+        p = self.folder / "mask" / f"{n}.png"
+        return p if p.is_file() else None
+
+    def clean_frame(self, n: int) -> Path | None:
+        p = self.folder / "clean" / f"{n}.png"
+        return p if p.is_file() else None
+
+    def output_frame(self, method: str, n: int) -> Path | None:
+        folder = self.methods.get(method)
+        p = folder / f"{n}.png" if folder is not None else None
+        return p if p is not None and p.is_file() else None
+
+    def output_video(self, method: str) -> Path | None:
+        folder = self.methods.get(method)
+        p = folder / "output.webm" if folder is not None else None
+        return p if p is not None and p.is_file() else None
+
+
+@dataclass
+class Results:
+    """The tables of a results folder (empty DataFrames for optional files that are absent)."""
+
+    root: Path
+    leaderboard: pd.DataFrame
+    frames: pd.DataFrame
+    clips: pd.DataFrame
+    timing: pd.DataFrame
+    methods: pd.DataFrame
+
+    @property
+    def splits(self) -> list[str]:
+        return sorted(self.leaderboard["split"].astype(str).unique())
+
+    def method_names(self, split: str) -> list[str]:
+        """Methods of ``split`` in table order: identity, classical, external, learned, then SelfSVD(*)."""
+        names = list(dict.fromkeys(self.leaderboard.loc[self.leaderboard["split"] == split, "method"].astype(str)))
+        return sorted(names, key=lambda m: self._order_key(m, split))
+
+    def method_info(self, method: str, split: str) -> dict[str, Any]:
+        """The method's row of ``methods.parquet`` (``{}`` when absent, e.g. results of an older toolkit)."""
+        if self.methods.empty:
+            return {}
+        hit = self.methods[(self.methods["method"] == method) & (self.methods["split"] == split)]
+        return {} if hit.empty else hit.iloc[0].to_dict()
+
+    def is_ablation(self, method: str, split: str) -> bool:
+        return bool(self.method_info(method, split).get("ablation_of"))
+
+    def _order_key(self, method: str, split: str) -> tuple[int, int, str]:
+        kind = str(self.method_info(method, split).get("kind") or ("reference" if method == "identity" else "learned"))
+        proposed = PROPOSED.index(method) + 1 if method in PROPOSED else 0
+        ablation = 1 if self.is_ablation(method, split) else 0
+        rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+        return (proposed * 10 + ablation, rank, method)
+
+    def clip_media(self, split: str) -> dict[str, ClipMedia]:
+        """``{clip_id: ClipMedia}`` of the clips with saved media (sorted by clip id)."""
+        folder = self.root / "media" / split
+        out: dict[str, ClipMedia] = {}
+        if not folder.is_dir():
+            return out
+        names = {_dir_name(m): m for m in self.leaderboard["method"].astype(str).unique()}
+        for sheet_path in sorted(folder.glob("*/clip.json")):
+            try:
+                sheet = json.loads(sheet_path.read_text())
+            except ValueError as exc:
+                raise ResultsError(f"{sheet_path}: not valid JSON ({exc}); re-run python -m benchmarks.run") from None
+            media = ClipMedia(sheet_path.parent, sheet)
+            methods_dir = sheet_path.parent / "methods"
+            if methods_dir.is_dir():
+                for d in sorted(methods_dir.iterdir()):
+                    if (d / "key.txt").is_file():
+                        media.methods[names.get(d.name, d.name)] = d
+            out[media.clip_id] = media
+        return out
+
+    def run_log(self, method: str, split: str | None = None) -> pd.DataFrame | None:
+        """The training log (``log.jsonl``) copied with a learned method's results, or ``None``.
+
+        Returns a DataFrame with ``iter`` and the logged losses / rates; evaluation entries
+        (``{"iter": N, "eval": {...}}``) become columns ``eval_<name>``.
+        """
+        path = self.root / "runs" / _dir_name(method) / "log.jsonl"
+        if not path.is_file():
+            return None
+        rows = []
+        for line in path.read_text().splitlines():
+            if not line.strip():
+                continue
+            entry = json.loads(line)
+            ev = entry.pop("eval", None)
+            if isinstance(ev, dict):
+                entry.update({f"eval_{k}": v for k, v in ev.items()})
+            rows.append(entry)
+        return pd.DataFrame(rows) if rows else None
+
+    def provenance(self) -> dict[str, Any]:
+        """Toolkit version, commits, data manifests, flows, seeds and devices of the leaderboard rows."""
+        board = self.leaderboard
+        out: dict[str, Any] = {}
+        for col in ("toolkit_version", "git_commit", "data_manifest_id", "flow", "seed", "device"):
+            if col in board:
+                out[col] = sorted({str(v) for v in board[col].dropna()})
+        return out
+
+
+def _dir_name(method: str) -> str:
+    from benchmarks.media import method_dir_name
+
+    return method_dir_name(method)
+
+
+def _read_optional(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
+
+
+def load_results(root: str | Path) -> Results:
+    """Load a results folder written by ``python -m benchmarks.run``.
+
+    Raises:
+        ResultsError: no leaderboard in ``root`` (the message says how to make one).
+    """
+    root = Path(root).expanduser()
+    board_path = root / "leaderboard.parquet"
+    if not board_path.is_file():
+        found = "does not exist" if not root.exists() else "has no leaderboard.parquet"
+        raise ResultsError(f"{root} {found}: expected the --results folder of python -m benchmarks.run; run "
+                           f"`python -m benchmarks.run --method selfsvd --results {root}` first")
+    try:
+        board = pd.read_parquet(board_path)
+    except Exception as exc:
+        raise ResultsError(f"{board_path}: cannot be read ({exc}); re-run python -m benchmarks.run") from None
+    needed = {"method", "split", "metric", "value", "status", "higher_is_better"}
+    if not needed <= set(board.columns):
+        raise ResultsError(f"{board_path}: expected columns {sorted(needed)}, found {sorted(board.columns)}; it was "
+                           "not written by python -m benchmarks.run (or by a much older toolkit): re-run it")
+    return Results(root=root, leaderboard=board, frames=_read_optional(root / "frames.parquet"),
+                   clips=_read_optional(root / "clips.parquet"), timing=_read_optional(root / "timing.parquet"),
+                   methods=_read_optional(root / "methods.parquet"))
