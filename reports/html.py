@@ -220,7 +220,8 @@ figcaption,.caption{color:var(--muted);font-size:.92rem;margin-top:.4rem}
 .table th:first-child,.table td:first-child{text-align:left}
 .table thead tr:last-child th{border-bottom:1px solid var(--rule)}
 .table tbody tr+tr td{border-top:1px solid #eee}
-.figures{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,480px),1fr));gap:1.5rem}
+.table tfoot td{white-space:normal;text-align:left;color:var(--muted);font-size:.85rem}
+.figures{display:block}
 .figure img{display:block;max-width:100%;height:auto;border:1px solid var(--light)}
 .vgroup{margin:0 0 2.5rem;padding:1rem;background:var(--panel);border-radius:6px}
 .players{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,220px),1fr));gap:.75rem}
@@ -297,9 +298,9 @@ function resync(g,t){
   }
 }
 function tick(g){showFrame(g);if(g.playing&&!g.rvfc)resync(g,g.lead.currentTime);}
-function onFrame(g){
+function onFrame(g){   /* one callback chain per group, alive while playing */
   return function(now,meta){
-    if(!g.playing){g.rvfcPending=false;return;}
+    if(!g.playing){g.rvfcActive=false;return;}
     resync(g,meta&&typeof meta.mediaTime==="number"?meta.mediaTime:g.lead.currentTime);
     showFrame(g);
     g.lead.requestVideoFrameCallback(onFrame(g));
@@ -318,31 +319,33 @@ function togglePlay(g){
     g.videos.forEach(function(v){var p=v.play();if(p&&p.catch)p.catch(function(){});});
     g.play.textContent="Pause";
     g.rvfc=typeof g.lead.requestVideoFrameCallback==="function";
-    if(g.rvfc)g.lead.requestVideoFrameCallback(onFrame(g));
+    if(g.rvfc&&!g.rvfcActive){g.rvfcActive=true;g.lead.requestVideoFrameCallback(onFrame(g));}
   }
 }
 function maybeSelftest(){
   if(selftestStarted||location.hash!=="#selftest"||loaded<all.length)return;
   selftestStarted=true;
-  var pending=all.length,targets=[];
+  var targets=[],waiting=[],done=false;
   function finish(){
+    if(done)return;done=true;
     var ok=targets.every(function(x){return x.g.videos.every(function(v){
-      return Math.abs(v.currentTime-x.t)<1e-3&&v.paused;});});
+      return Math.abs(v.currentTime-x.t)<1e-3&&v.paused&&!v.seeking;});});
     root.dataset.syncOk=ok?"1":"0";
     root.dataset.selftestDone="1";
   }
-  if(!pending){finish();return;}
+  function arrived(v){var i=waiting.indexOf(v);if(i>=0)waiting.splice(i,1);if(!waiting.length)finish();}
+  all.forEach(function(v){v.addEventListener("seeked",function(){arrived(v);});});
   groups.forEach(function(g){
     if(g.playing)g.play.click();
     var f=Math.floor(nFrames(g)/2);
-    g.videos.forEach(function(v){
-      v.addEventListener("seeked",function once(){v.removeEventListener("seeked",once);
-        if(--pending===0)finish();});
-    });
     targets.push({g:g,t:frameTime(g,f)});
     g.seek.value=String(f);
     g.seek.dispatchEvent(new Event("input",{bubbles:true}));
   });
+  /* wait for every player that is seeking; one the controls did not move is judged as it is */
+  waiting=all.filter(function(v){return v.seeking;});
+  if(!waiting.length)finish();
+  setTimeout(finish,5000);  /* a seek that never completes: judge the state then */
 }
 })();
 """
