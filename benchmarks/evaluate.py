@@ -182,7 +182,11 @@ def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, cl
         raise MethodFailure(f"crashed: {type(exc).__name__}: {exc}") from exc
     seconds = time.perf_counter() - t0
     if save_media:
-        media.save(method.name, method.cache_key(), clip_fingerprint, clip, refs, outputs)
+        try:
+            media.save(method.name, method.cache_key(), clip_fingerprint, clip, refs, outputs)
+        except Exception as exc:  # media only feed reports: never lose the scores for them
+            log.warning("%s on %s: preview media not saved (%s: %s); reports will lack them", method.name, clip_id,
+                        type(exc).__name__, exc)
 
     aligned = None
     if any(m.align for m in todo):

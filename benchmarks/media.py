@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,8 @@ def clip_media_dir(results: str | Path, split: str, clip_id: str) -> Path:
 def sample_frames(frame_numbers: np.ndarray, smoky: np.ndarray | None, smoke_score: np.ndarray | None,
                   n: int = N_SAMPLES) -> list[int]:
     """Source frame numbers of up to ``n`` frames to show: first the primary one (the smokiest frame
-    after the onset, or the middle of the smoky part without scores), then the others ascending
-    (the middle and the end of the smoky part).
+    after the onset, or the middle of the smoky part without scores), then the others ascending:
+    frames spaced evenly from the middle to the end of the smoky part, the end included.
 
     Args:
         frame_numbers: ``(T,)`` numbers of the frames the methods desmoke.
@@ -142,6 +143,8 @@ class MediaWriter:
                 sheet = {}
             if sheet.get("fingerprint") == fingerprint:
                 return sheet
+        if folder.exists():  # the clip changed (or a sheet was half-written): every saved file is stale
+            shutil.rmtree(folder)
         row = self.manifest.clip(clip.clip_id)
         frames = self.manifest.clip_frames(clip.clip_id).set_index("frame_index")
         numbers = [int(n) for n in clip.frame_numbers] if clip.frame_numbers is not None else list(range(len(clip.lqs)))
@@ -189,7 +192,9 @@ RUN_FILES = ("log.jsonl", "config.toml", "run.json")
 
 def find_run_dir(checkpoint: str | Path) -> Path | None:
     """The ``lsvd.train`` run directory holding ``checkpoint`` (itself, or up to 3 folders up), or ``None``."""
-    p = Path(checkpoint).expanduser()
+    p = Path(checkpoint).expanduser().resolve()
+    if not p.exists():
+        return None
     for candidate in [p, *list(p.parents)[:3]]:
         if (candidate / "log.jsonl").is_file():
             return candidate

@@ -185,7 +185,7 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
         render_markdown,
         update_table,
     )
-    from benchmarks.media import MediaWriter, save_run_logs
+    from benchmarks.media import MediaWriter, method_dir_name, save_run_logs
     from benchmarks.methods import create_method
     from lsvd.data.manifest import Manifest
     from lsvd.flow.base import create_flow
@@ -244,7 +244,12 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
         labels.append(name)
         method_info[name] = method.describe()
         if not merge:
-            method_info[name]["run_logs"] = save_run_logs(results_dir, name, method_info[name].get("checkpoint"))
+            try:
+                method_info[name]["run_logs"] = save_run_logs(results_dir, name, method_info[name].get("checkpoint"))
+            except OSError as exc:  # the training curves of a report are not worth the benchmark
+                log.warning("%s: training log not copied (%s)", name, exc)
+        elif (results_dir / "runs" / method_dir_name(name) / "log.jsonl").is_file():  # copied by a shard
+            method_info[name]["run_logs"] = f"runs/{method_dir_name(name)}"
         frames_done, seconds = 0, 0.0
         parts = []
         bar = None

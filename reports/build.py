@@ -11,7 +11,8 @@ timing, method table, saved preview videos and sample frames, copied training lo
 a model or a metric. Writes, into ``--out`` (default ``RESULTS/report``), replacing it as a whole
 only once everything is built::
 
-    report.html                one self-contained page: tables, figures, synchronised video players
+    report.html                one self-contained page (tables, figures, synchronised video players; only
+                               its links to the figures' PDFs point outside it)
     REPORT.md                  the tables and links to the figures (for a repository or a paper draft)
     tables/<table>_<split>.md  main comparison, efficiency, ablation (Markdown and LaTeX booktabs)
     tables/<table>_<split>.tex
@@ -67,7 +68,7 @@ def video_groups(results: Any, split: str, clips: Sequence[str] | None, methods:
                    f"{m.sheet['ps_frame_number']}" + (f"; smoke from frame {onset}" if onset is not None else "")
                    + ". One control drives every player; previews are VP9, at most 360 px high.")
         groups.append(VideoGroup(f"{split} / {clip_id}", videos, fps=float(m.sheet.get("fps") or 25.0),
-                                 caption=caption))
+                                 caption=caption, first_frame=int(m.sheet["frame_numbers"][0])))
     return groups
 
 
@@ -79,12 +80,14 @@ def _intro(results: Any, stats: dict[str, Any]) -> str:
         clips = int(rows.loc[rows["status"] == "ok", "n_clips"].max()) if (rows["status"] == "ok").any() else 0
         methods = results.method_names(split)
         parts.append(f"Split '{split}': {clips} clip(s), {len(methods)} method(s) ({', '.join(methods)}).")
-        agreement = stats.get(split, {}).get("protocol_agreement")
-        if agreement:
+        agreement = stats.get(split, {}).get("protocol_agreement", {})
+        if "pearson_frames" in agreement:  # skipped on data without clean frames
             parts.append(f"On this split the official protocol (aligned PSNR against the PS frame) and the true PSNR "
                          f"against clean frames agree with Pearson r = {agreement['pearson_frames']:.3f} and Spearman "
                          f"rho = {agreement['spearman_frames']:.3f} over {agreement['n_frames']} frames "
-                         f"(r = {agreement['pearson_clips']:.3f} over {agreement['n_clip_means']} per-clip means).")
+                         f"(r = {agreement['pearson_clips']:.3f} over {agreement['n_clip_means']} per-(method, clip) "
+                         f"means). The two rank the {agreement['n_ranked_methods']} methods with Kendall tau = "
+                         f"{agreement['kendall_methods']:.3f} (1: the same order).")
     return ("Built by python -m reports.build from the results of python -m benchmarks.run alone (no model was "
             "run). Tables: best in bold, second underlined, by each metric's declared direction; the identity "
             "floor (the smoky input) is not ranked.\n\n" + " ".join(parts))
@@ -121,8 +124,8 @@ def build_report(results_dir: str | Path = "results", out: str | Path | None = N
     if unknown:
         raise ResultsError(f"split(s) {unknown} are not in {results.root / 'leaderboard.parquet'}; it has "
                            f"{results.splits}")
-    out = Path(out).expanduser() if out is not None else results.root / "report"
-    tables = {k: t for k, t in build_tables(results).items() if k.rsplit("_", 1)[-1] in chosen}
+    out = check_out_dir(Path(out).expanduser() if out is not None else results.root / "report", results.root)
+    tables = build_tables(results, chosen)
     options = {"qualitative_grid": {"clips": clips, "methods": methods, "zoom": zoom},
                "mask_overlays": {"clips": clips}, "metric_over_time": {"clip": clips[0] if clips else None}}
     figures, stats = [], {}
@@ -146,8 +149,40 @@ def build_report(results_dir: str | Path = "results", out: str | Path | None = N
             videos=[g for split in chosen for g in video_groups(results, split, video_clips, video_methods)])
         write_page(tmp / "report.html", page)
         write_text(tmp / "REPORT.md", _markdown(title, tables, made, out))
-        write_json(tmp / "stats.json", {"provenance": _provenance(results), "figures": stats})
+        write_json(tmp / "stats.json", _finite({"provenance": _provenance(results), "figures": stats}))
     return {"out": out, "figures": figures, "tables": tables, "stats": stats}
+
+
+def check_out_dir(out: Path, results_root: Path) -> Path:
+    """``out``, unless replacing it could destroy something other than an earlier report.
+
+    Raises:
+        ResultsError: ``out`` is the results folder or contains it, or is a non-empty folder that is
+            not a report (no ``report.html`` / ``stats.json``).
+    """
+    from reports.results import ResultsError
+
+    resolved, root = out.resolve(), results_root.resolve()
+    if resolved == root or resolved in root.parents:
+        raise ResultsError(f"--out {out}: it is (or contains) the results folder {results_root}, which building "
+                           "the report would replace; choose a new folder, e.g. the default RESULTS/report")
+    if out.is_dir() and any(out.iterdir()) and not ((out / "report.html").is_file() or (out / "stats.json").is_file()):
+        raise ResultsError(f"--out {out}: a non-empty folder that is not a report (no report.html); the build "
+                           "replaces --out as a whole, so give an empty or new folder, or an earlier report's")
+    return out
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with NaN / inf floats as None (strict JSON)."""
+    import math
+
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
 
 
 def _rel(fig: Any, out: Path, suffix: str) -> str:
@@ -234,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         if "pearson_frames" in agreement:
             print(f"protocol {split}: aligned PSNR vs PSNR against clean frames: Pearson r "
                   f"{agreement['pearson_frames']:.3f}, Spearman rho {agreement['spearman_frames']:.3f} "
-                  f"({agreement['n_frames']} frames)")
+                  f"({agreement['n_frames']} frames); method ranking Kendall tau {agreement['kendall_methods']:.3f} "
+                  f"({agreement['n_ranked_methods']} methods)")
     print(f"page     {out['out'] / 'report.html'}")
     return 0
 

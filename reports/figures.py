@@ -661,20 +661,45 @@ def _spearman(x: pd.Series, y: pd.Series) -> float:
     return _pearson(x.rank(method="average"), y.rank(method="average"))
 
 
+def kendall_tau_b(x: Sequence[float], y: Sequence[float]) -> float:
+    """Kendall's tau-b (ties in either variable corrected); NaN with fewer than 2 values or no variation."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    i, j = np.triu_indices(len(x), k=1)
+    dx, dy = np.sign(x[i] - x[j]), np.sign(y[i] - y[j])
+    n_x, n_y = np.count_nonzero(dx), np.count_nonzero(dy)
+    if n_x == 0 or n_y == 0:
+        return float("nan")
+    return float((dx * dy).sum() / math.sqrt(n_x * n_y))
+
+
 def protocol_agreement_stats(results: Any, split: str) -> dict[str, Any] | None:
     """How well the official protocol (aligned PSNR against the PS frame) agrees with PSNR against clean
-    frames, where both exist: Pearson ``r`` and Spearman ``rho`` (ties: average ranks) over frames and over
-    per-(method, clip) means, and the least-squares line ``psnr = slope * aligned_psnr + intercept`` over
-    frames. ``None`` without at least 3 frames with both values."""
+    frames, where both exist.
+
+    Returns ``None`` without at least 3 frames with both values, else: Pearson ``r`` and Spearman ``rho``
+    (ties: average ranks) over frames (``*_frames``) and over per-(method, clip) means (``*_clips``);
+    ``pearson_within_methods``, the mean over methods of the frame-level ``r`` of each method alone (the
+    pooled values also reward the differences between methods); ``kendall_methods``, Kendall's tau-b
+    between the methods' leaderboard values of the two metrics (do both protocols rank the methods
+    alike?) over the ``n_ranked_methods`` methods with both; and the least-squares line
+    ``psnr = slope * aligned_psnr + intercept`` over frames.
+    """
     t = agreement_table(results, split)
     if len(t) < 3:
         return None
     means = t.groupby(["method", "clip_id"], sort=True)[["aligned_psnr", "psnr"]].mean()
     x, y = t["aligned_psnr"], t["psnr"]
     slope, intercept = (np.polyfit(x.to_numpy(), y.to_numpy(), 1) if x.std() > 0 else (float("nan"), float("nan")))
+    within = [_pearson(g["aligned_psnr"], g["psnr"]) for _, g in t.groupby("method", sort=True)]
+    within = [r for r in within if math.isfinite(r)]
+    aligned, clean = _board_values(results, split, "aligned_psnr"), _board_values(results, split, "psnr")
+    ranked = sorted(set(aligned) & set(clean))
     return {"n_frames": int(len(t)), "pearson_frames": _pearson(x, y), "spearman_frames": _spearman(x, y),
             "n_clip_means": int(len(means)), "pearson_clips": _pearson(means["aligned_psnr"], means["psnr"]),
             "spearman_clips": _spearman(means["aligned_psnr"], means["psnr"]),
+            "pearson_within_methods": float(np.mean(within)) if within else float("nan"),
+            "n_ranked_methods": len(ranked),
+            "kendall_methods": kendall_tau_b([aligned[m] for m in ranked], [clean[m] for m in ranked]),
             "n_methods": int(t["method"].nunique()), "slope": float(slope), "intercept": float(intercept)}
 
 
@@ -713,7 +738,10 @@ def protocol_agreement(results: Any, split: str, out_dir: str | Path) -> FigureF
         text = (f"frames (n = {stats['n_frames']}): r = {_fmt_stat(stats['pearson_frames'])}, "
                 f"ρ = {_fmt_stat(stats['spearman_frames'])}\n"
                 f"clip means (n = {stats['n_clip_means']}): r = {_fmt_stat(stats['pearson_clips'])}, "
-                f"ρ = {_fmt_stat(stats['spearman_clips'])}")
+                f"ρ = {_fmt_stat(stats['spearman_clips'])}\n"
+                f"within methods: mean r = {_fmt_stat(stats['pearson_within_methods'])}\n"
+                f"method ranking ({stats['n_ranked_methods']} methods): Kendall τ = "
+                f"{_fmt_stat(stats['kendall_methods'])}")
         ax.text(0.02, 0.98, text, transform=ax.transAxes, va="top", ha="left", fontsize=6.5,
                 bbox={"facecolor": "white", "edgecolor": "#cccccc", "boxstyle": "round,pad=0.3"})
         ax.set_xlabel("aligned PSNR vs PS frame (dB), official protocol")
@@ -724,8 +752,11 @@ def protocol_agreement(results: Any, split: str, out_dir: str | Path) -> FigureF
                    f"clean frames on {split}: small points are frames, large ones (method, clip) means. Over "
                    f"{stats['n_frames']} frames Pearson r = {_fmt_stat(stats['pearson_frames'])} and Spearman ρ = "
                    f"{_fmt_stat(stats['spearman_frames'])}; over {stats['n_clip_means']} clip means r = "
-                   f"{_fmt_stat(stats['pearson_clips'])}, ρ = {_fmt_stat(stats['spearman_clips'])}. Dashed: least "
-                   "squares fit; dotted: y = x.")
+                   f"{_fmt_stat(stats['pearson_clips'])}, ρ = {_fmt_stat(stats['spearman_clips'])}; within one "
+                   f"method the frame-level r is {_fmt_stat(stats['pearson_within_methods'])} on average, and the "
+                   f"two metrics rank the {stats['n_ranked_methods']} methods with Kendall τ = "
+                   f"{_fmt_stat(stats['kendall_methods'])} (1: the same order). Dashed: least squares fit; "
+                   "dotted: y = x.")
         return _done(name, split, fig, out_dir, caption, **stats)
 
 

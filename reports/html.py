@@ -24,7 +24,7 @@ Video groups are synchronised by the inline script: one play/pause button, one s
 (frame steps) and one playback-rate select drive all players of a group; while playing, the
 followers are re-synced to the first player whenever they drift by more than one frame
 (``requestVideoFrameCallback`` where available, else ``timeupdate``). A frame counter shows the
-current frame number (0-based).
+current source frame number (``first_frame`` + the 0-based index).
 
 Machine-checkable signals on ``<html>`` (for headless tests):
 
@@ -77,12 +77,14 @@ class FigureSection:
 class VideoGroup:
     """Side-by-side synchronised players of one clip: ``videos`` is ``[(label, path), ...]`` of
     WebM (VP9) files (``.mp4`` is accepted too); the first one leads. ``fps`` sets the slider's
-    frame step, the frame counter and the drift tolerance (one frame)."""
+    frame step, the frame counter and the drift tolerance (one frame); ``first_frame`` is the source
+    frame number of the videos' first frame (the counter shows source numbers)."""
 
     title: str
     videos: list[tuple[str, Path]]
     fps: float = 25.0
     caption: str = ""
+    first_frame: int = 0
 
 
 def _esc(text: Any) -> str:
@@ -178,7 +180,8 @@ def _video_group_html(i: int, g: VideoGroup) -> str:
                     for r in ("0.25", "0.5", "1", "2"))
     title = _esc(g.title)
     cap = f"<p class=\"caption\">{_esc(g.caption)}</p>" if g.caption else ""
-    return (f'<section class="vgroup" id="vg-{i}" data-fps="{g.fps!r}" aria-label="{title}">'
+    return (f'<section class="vgroup" id="vg-{i}" data-fps="{g.fps!r}" data-first="{int(g.first_frame)}" '
+            f'aria-label="{title}">'
             f"<h3>{title}</h3>{cap}"
             f'<div class="players">{"".join(cells)}</div>'
             f'<div class="controls">'
@@ -260,7 +263,8 @@ maybeSelftest();
 function initGroup(el){
   var g={el:el,videos:[].slice.call(el.querySelectorAll("video")),fps:parseFloat(el.dataset.fps)||25,
          play:el.querySelector("button.play"),seek:el.querySelector("input.seek"),
-         rate:el.querySelector("select.rate"),frame:el.querySelector("output.frame"),playing:false};
+         rate:el.querySelector("select.rate"),frame:el.querySelector("output.frame"),playing:false,
+         first:parseInt(el.dataset.first,10)||0};
   g.lead=g.videos[0];
   g.play.addEventListener("click",function(){togglePlay(g);});
   g.seek.addEventListener("input",function(){seekGroup(g,frameTime(g,parseInt(g.seek.value,10)));});
@@ -281,7 +285,7 @@ function frameTime(g,f){return (f+0.5)/g.fps;}   /* middle of frame f: unambiguo
 function frameOf(g,t){return Math.min(nFrames(g)-1,Math.max(0,Math.floor(t*g.fps+1e-6)));}
 function showFrame(g){
   var f=frameOf(g,g.lead.currentTime);
-  g.frame.dataset.frame=String(f);g.frame.textContent="frame "+f+" / "+(nFrames(g)-1);
+  g.frame.dataset.frame=String(f);g.frame.textContent="frame "+(g.first+f)+" / "+(g.first+nFrames(g)-1);
   if(document.activeElement!==g.seek)g.seek.value=String(f);
 }
 function seekGroup(g,t){

@@ -157,7 +157,10 @@ class Results:
         for line in path.read_text().splitlines():
             if not line.strip():
                 continue
-            entry = json.loads(line)
+            try:
+                entry = json.loads(line)
+            except ValueError:  # a line cut by a killed run: the rest of the log is still good
+                continue
             ev = entry.pop("eval", None)
             if isinstance(ev, dict):
                 entry.update({f"eval_{k}": v for k, v in ev.items()})

@@ -451,10 +451,11 @@ def _key(kind: str, split: str) -> str:
     return f"{kind}_{re.sub(r'[^A-Za-z0-9_.-]', '-', split)}"
 
 
-def build_tables(results: Results) -> dict[str, Table]:
-    """Every table of every split: ``main_<split>``, ``efficiency_<split>``, ``ablation_<split>`` (if any)."""
+def build_tables(results: Results, splits: Sequence[str] | None = None) -> dict[str, Table]:
+    """Every table of ``splits`` (default: all): ``main_<split>``, ``efficiency_<split>``, ``ablation_<split>``
+    (if any)."""
     out: dict[str, Table] = {}
-    for split in results.splits:
+    for split in splits if splits is not None else results.splits:
         out[_key("main", split)] = main_table(results, split)
         out[_key("efficiency", split)] = efficiency_table(results, split)
         ablation = ablation_table(results, split)

@@ -73,6 +73,7 @@ def test_choices_of_clips_zoom_and_video_methods(tiny_results: Path, tmp_path: P
     assert grid.stats["clips"] == ["synth_test_001"] and grid.stats["zoom"] == {"synth_test_001": [0.1, 0.1, 0.5, 0.5]}
     page = (tmp_path / "r" / "report.html").read_text()
     assert page.count("<video") == 2 and "test / synth_test_001" in page
+    assert 'data-first="1"' in page  # the frame counter shows source frame numbers (frame 0 is the PS frame)
 
 
 def test_results_without_media_or_logs_still_build(tiny_results: Path, tmp_path: Path,
@@ -108,3 +109,38 @@ def test_the_page_renders_in_chromium_and_its_videos_load(report: Path, tmp_path
 
     pixels = read_rgb(shot)
     assert pixels.std() > 20 and len(set(map(tuple, pixels.reshape(-1, 3)[::97]))) > 50
+
+
+def test_data_without_clean_frames_and_splits_with_underscores(tiny_results: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import pandas as pd
+
+    results = tmp_path / "results"
+    shutil.copytree(tiny_results, results, ignore=shutil.ignore_patterns("report"))
+    for name in ("leaderboard", "frames", "clips"):  # as on real LSVD: no clean metrics, split "lsvd_test"
+        table = pd.read_parquet(results / f"{name}.parquet")
+        table = table[~table["metric"].isin(["psnr", "ssim"])].assign(split="lsvd_test")
+        table.to_parquet(results / f"{name}.parquet", index=False)
+    assert main(["--results", str(results)]) == 0
+    printed = capsys.readouterr().out
+    assert "skipped  protocol_agreement (lsvd_test)" in printed and "main_lsvd_test" in printed
+    assert (results / "report" / "tables" / "main_lsvd_test.tex").is_file()
+    assert "agree with Pearson" not in (results / "report" / "report.html").read_text()
+    assert json.loads((results / "report" / "stats.json").read_text())  # strict JSON (no NaN)
+
+
+def test_out_never_replaces_the_results_or_an_unrelated_folder(tiny_results: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    results = tmp_path / "work" / "results"
+    shutil.copytree(tiny_results, results, ignore=shutil.ignore_patterns("report", "cache"))
+    for out in (results, results.parent):
+        assert main(["--results", str(results), "--out", str(out)]) == 2
+        assert "which building the report would replace" in capsys.readouterr().err
+    unrelated = tmp_path / "notes"
+    unrelated.mkdir()
+    (unrelated / "draft.tex").write_text("keep me")
+    assert main(["--results", str(results), "--out", str(unrelated)]) == 2
+    assert "not a report" in capsys.readouterr().err and (unrelated / "draft.tex").read_text() == "keep me"
+    assert (results / "leaderboard.parquet").is_file()
+    assert main(["--results", str(results), "--out", str(tmp_path / "r")]) == 0
+    assert main(["--results", str(results), "--out", str(tmp_path / "r")]) == 0  # an earlier report is replaced

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 
 from reports import figures as F
 from reports.results import load_results
@@ -133,6 +134,15 @@ def test_figures_without_clean_metrics(tiny_results: Path, tmp_path: Path) -> No
     assert "psnr" not in F.clip_distributions(results, "test", tmp_path).stats["metrics"]
 
 
+def test_kendall_tau_b_matches_scipy_and_a_hand_count() -> None:
+    assert F.kendall_tau_b([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(4 / 6)  # 5 concordant, 1 discordant
+    assert F.kendall_tau_b([1, 1, 2], [1, 2, 3]) == pytest.approx(2 / np.sqrt(2 * 3))  # one tie in x
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 5, 30).astype(float), rng.normal(size=30)
+    assert F.kendall_tau_b(x, y) == pytest.approx(scipy_stats.kendalltau(x, y).statistic, abs=1e-12)
+    assert np.isnan(F.kendall_tau_b([1, 1], [1, 2]))
+
+
 def _average_ranks(v: np.ndarray) -> np.ndarray:
     """Ranks 1..n from numpy argsort, ties given their mean rank."""
     order = np.argsort(v, kind="stable")
@@ -166,6 +176,13 @@ def test_protocol_agreement_stats_match_an_independent_computation(tiny_results:
                                                     abs=1e-9)
     slope, intercept = np.polyfit(x, y, 1)
     assert (stats["slope"], stats["intercept"]) == pytest.approx((slope, intercept), abs=1e-9)
+    within = [np.corrcoef(g["x"], g["y"])[0, 1] for _, g in joined.groupby("method") if g["x"].std() > 0]
+    assert stats["pearson_within_methods"] == pytest.approx(np.mean(within), abs=1e-9)
+    board = results.leaderboard[results.leaderboard["status"] == "ok"].pivot(index="method", columns="metric",
+                                                                              values="value")
+    assert stats["n_ranked_methods"] == len(board) == 5
+    assert stats["kendall_methods"] == pytest.approx(scipy_stats.kendalltau(board["aligned_psnr"],
+                                                                            board["psnr"]).statistic, abs=1e-12)
     fig = F.protocol_agreement(results, "test", tmp_path)
     assert fig.stats == stats and f"{stats['pearson_frames']:.3f}" in fig.caption
 
