@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -11,11 +12,25 @@ from pathlib import Path
 import pytest
 
 
-def chromium() -> str:
-    """The Chromium executable, or skip (fail when ``LSVD_REQUIRE_CHROMIUM=1``, as in CI)."""
+@functools.cache
+def _working_chromium() -> tuple[str | None, str]:
+    """``(executable, "")`` when a headless Chromium runs here, else ``(None, why)``."""
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
-        msg = "Chromium not installed (chromium / chromium-browser not on PATH): browser checks of the page skipped"
+        return None, "Chromium not installed (chromium / chromium-browser not on PATH)"
+    try:
+        subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "about:blank"],
+                       capture_output=True, timeout=120, check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"{exe} does not run headless here ({type(exc).__name__})"
+    return exe, ""
+
+
+def chromium() -> str:
+    """The Chromium executable, or skip (fail when ``LSVD_REQUIRE_CHROMIUM=1``, as in CI)."""
+    exe, why = _working_chromium()
+    if exe is None:
+        msg = why + ": browser checks of the page skipped"
         if os.environ.get("LSVD_REQUIRE_CHROMIUM") == "1":
             pytest.fail(msg + "; LSVD_REQUIRE_CHROMIUM=1 requires it")
         pytest.skip(msg)
