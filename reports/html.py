@@ -227,7 +227,7 @@ figcaption,.caption{color:var(--muted);font-size:.92rem;margin-top:.4rem}
 .figures{display:block}
 .figure img{display:block;max-width:100%;height:auto;border:1px solid var(--light)}
 .vgroup{margin:0 0 2.5rem;padding:1rem;background:var(--panel);border-radius:6px}
-.players{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,220px),1fr));gap:.75rem}
+.players{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,170px),1fr));gap:.75rem}
 .player{margin:0}
 .player video{display:block;width:100%;height:auto;background:#000;border-radius:3px}
 .player figcaption{text-align:center;font-weight:600;color:var(--fg)}
