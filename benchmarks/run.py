@@ -19,7 +19,8 @@ clip and method, see :mod:`benchmarks.media`; ``--no-media`` skips them) and ``r
 (the training logs of learned methods). Per-frame values are cached under
 ``results/cache`` by content keys, so re-running recomputes only what changed; shards on several
 machines write into copies of the same ``results`` folder and a final ``--merge`` run (with the
-caches copied together) builds the tables without computing anything.
+caches copied together, and their ``media`` and ``runs`` folders for reports) builds the tables
+without computing anything.
 """
 
 from __future__ import annotations
