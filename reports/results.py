@@ -76,6 +76,7 @@ class ClipMedia:
         return p if p.is_file() else None
 
     def output_frame(self, method: str, n: int) -> Path | None:
+        """A method's output at sample frame ``n`` (saved for the primary sample only), or None."""
         folder = self.methods.get(method)
         p = folder / f"{n}.png" if folder is not None else None
         return p if p is not None and p.is_file() else None
