@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 
 #: Per-clip metrics shown by :func:`clip_distributions` (those present), in this order.
 KEY_METRICS = ("psnr", "aligned_psnr", "ssim", "fade", "niqe", "brisque", "piqe", "warp_error")
+#: Quality metrics in order of preference for :func:`quality_speed` (the first) and :func:`metric_over_time`
+#: (the first two): against clean frames, then the official protocol, then no-reference ones (real data).
+QUALITY_PREFERENCE = ("psnr", "aligned_psnr", "fade", "niqe", "brisque", "piqe")
 #: Losses of :func:`training_curves` (those logged).
 LOSSES = ("loss_rec", "loss_g", "loss_d")
 #: Seed of the jitter of :func:`clip_distributions`.
@@ -85,7 +89,7 @@ class FigureSpec:
 
 
 def _skip(name: str, split: str, reason: str) -> FigureFile:
-    log.info("figure %s (split %s) skipped: %s", name, split, reason)
+    log.debug("figure %s (split %s) skipped: %s", name, split, reason)
     return FigureFile(name, split, TITLES[name], paths=[], reason=reason)
 
 
@@ -143,17 +147,16 @@ def _board_values(results: Any, split: str, metric: str) -> dict[str, float]:
 
 
 def _wrap(name: str, width: int = 12) -> str:
-    """Break a long method name at underscores so column titles do not overlap."""
+    """Break a long method name after ``_``, ``-`` or ``:`` so column titles do not overlap."""
     if len(name) <= width:
         return name
     lines, cur = [], ""
-    for part in name.split("_"):
-        piece = part if not cur else "_" + part
-        if cur and len(cur) + len(piece) > width:
-            lines.append(cur + "_")
+    for part in re.findall(r"[^_:-]+[_:-]?|[_:-]", name):
+        if cur and len(cur) + len(part) > width:
+            lines.append(cur)
             cur = part
         else:
-            cur += piece
+            cur += part
     lines.append(cur)
     return "\n".join(lines)
 
@@ -446,12 +449,12 @@ def quality_speed(results: Any, split: str, out_dir: str | Path) -> FigureFile:
     device = str(devices.index[int(np.argmax(devices.to_numpy()))])  # the most common device, first by name
     fps = {str(m): float(v) for m, v in zip(t.loc[t["device"] == device, "method"], t.loc[t["device"] == device, "fps"],
                                             strict=True)}
-    metric = "psnr" if _board_values(results, split, "psnr") else "aligned_psnr"
+    metric = next((m for m in QUALITY_PREFERENCE if set(_board_values(results, split, m)) & set(fps)), None)
+    if metric is None:
+        return _skip(name, split, f"no method has both a timing and one of {', '.join(QUALITY_PREFERENCE)}")
     quality = _board_values(results, split, metric)
     params = _board_values(results, split, "params")
     methods = [m for m in results.method_names(split) if m in fps and m in quality]
-    if not methods:
-        return _skip(name, split, "no method has both a timing and a PSNR")
     styles = _styles(results, split)
     biggest = max([params.get(m, 0.0) for m in methods] + [0.0])
     with figure_style():
@@ -471,10 +474,11 @@ def quality_speed(results: Any, split: str, out_dir: str | Path) -> FigureFile:
         ax.margins(x=0.2, y=0.1)
         labels = {m: m + (f" ({params[m] / 1e6:.2g} M)" if params.get(m, 0.0) > 0 else "") for m in methods}
         _place_labels(fig, ax, {m: (fps[m], quality[m]) for m in methods}, labels, sizes)
-        what = "PSNR against clean frames" if metric == "psnr" else "aligned PSNR against the PS frame"
-        caption = (f"Quality ({what}) against speed (frames/s on {device}, log scale) on {split}; marker area "
-                   "grows with the number of parameters (in brackets; methods without parameters: smallest "
-                   "markers). Up and right is better.")
+        better = "Up and right is better." if _higher_is_better(results, split, metric) is not False else (
+            "Down and right is better.")
+        caption = (f"Quality ({_LABELS.get(metric, metric)}) against speed (frames/s on {device}, log scale) on "
+                   f"{split}; marker area grows with the number of parameters (in brackets; methods without "
+                   f"parameters: smallest markers). {better}")
         return _done(name, split, fig, out_dir, caption, metric=metric, device=device)
 
 
@@ -516,12 +520,15 @@ def _place_labels(fig: Any, ax: Any, points: dict[str, tuple[float, float]], lab
 
 
 def metric_over_time(results: Any, split: str, out_dir: str | Path, clip: str | None = None) -> FigureFile:
-    """Per-frame aligned PSNR (and PSNR vs clean) of one clip by method, with the smoke onset and PS frame."""
+    """Per-frame values of the first two available metrics of :data:`QUALITY_PREFERENCE` (aligned PSNR and
+    PSNR vs clean on synthetic data; no-reference ones on real data) of one clip by method, with the smoke
+    onset and the PS frame."""
     name = "metric_over_time"
     frames = _split_frames(results, split)
-    frames = frames[frames["metric"].isin(["aligned_psnr", "psnr"])]
+    present = [m for m in QUALITY_PREFERENCE if (frames["metric"] == m).any()][:2] if not frames.empty else []
+    frames = frames[frames["metric"].isin(present)] if present else frames.iloc[:0]
     if frames.empty:
-        return _skip(name, split, "no per-frame aligned_psnr or psnr values for this split")
+        return _skip(name, split, f"no per-frame values of {', '.join(QUALITY_PREFERENCE)} for this split")
     media = results.clip_media(split)
     in_frames = sorted(frames["clip_id"].astype(str).unique())
     if clip is None:
@@ -529,7 +536,8 @@ def metric_over_time(results: Any, split: str, out_dir: str | Path, clip: str | 
     part = frames[frames["clip_id"].astype(str) == clip]
     if part.empty:
         return _skip(name, split, f"no per-frame values of clip {clip}")
-    metrics = [m for m in ("aligned_psnr", "psnr") if (part["metric"] == m).any()]
+    metrics = [m for m in ("aligned_psnr", "psnr", *QUALITY_PREFERENCE) if (part["metric"] == m).any()]
+    metrics = list(dict.fromkeys(metrics))  # the official protocol on top when present
     sheet = media[clip].sheet if clip in media else {}
     order = [m for m in results.method_names(split) if (part["method"] == m).any()]
     styles = _styles(results, split)

@@ -109,7 +109,7 @@ def test_figures_skip_without_media_or_run_logs(tiny_results: Path, tmp_path: Pa
     shutil.rmtree(root / "media")
     shutil.rmtree(root / "runs")
     out = tmp_path / "figs"
-    with caplog.at_level("INFO", logger="reports.figures"):
+    with caplog.at_level("DEBUG", logger="reports.figures"):
         figs = {f.name: f for f in F.build_figures(load_results(root), "test", out)}
     for name in ("qualitative_grid", "mask_overlays", "training_curves"):
         assert not figs[name].ok and figs[name].paths == [] and figs[name].reason, name
@@ -130,8 +130,18 @@ def test_figures_without_clean_metrics(tiny_results: Path, tmp_path: Path) -> No
     agreement = F.protocol_agreement(results, "test", tmp_path)
     assert not agreement.ok and "psnr" in agreement.reason and not list(tmp_path.glob("protocol_*"))
     assert F.quality_speed(results, "test", tmp_path).stats["metric"] == "aligned_psnr"
-    assert F.metric_over_time(results, "test", tmp_path).stats["metrics"] == ["aligned_psnr"]
+    assert F.metric_over_time(results, "test", tmp_path).stats["metrics"] == ["aligned_psnr", "fade"]
     assert "psnr" not in F.clip_distributions(results, "test", tmp_path).stats["metrics"]
+
+
+def test_no_reference_data_fall_back_to_no_reference_metrics(tiny_results: Path, tmp_path: Path) -> None:
+    results = load_results(tiny_results)  # as on real clips: no clean frames, no PS-frame protocol
+    keep = ["fade", "warp_error", "params", "gmacs"]
+    results.frames = results.frames[results.frames["metric"].isin(keep)]
+    results.leaderboard = results.leaderboard[results.leaderboard["metric"].isin(keep)]
+    speed = F.quality_speed(results, "test", tmp_path)
+    assert speed.stats["metric"] == "fade" and "Down and right is better" in speed.caption
+    assert F.metric_over_time(results, "test", tmp_path).stats["metrics"] == ["fade"]
 
 
 def test_kendall_tau_b_matches_scipy_and_a_hand_count() -> None:
