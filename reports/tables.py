@@ -389,6 +389,7 @@ def efficiency_table(results: Results, split: str) -> Table:
         if hit.empty or pd.isna(hit.iloc[0]["fps"]):
             row += [NA, NA]
             reason = ("the method failed" if board[(board["method"] == method) & (board["status"] == "failed")].size
+                      else "unknown for outputs produced elsewhere" if kind == "external"
                       else "not timed (e.g. results merged from a cache, or no frames desmoked)")
             notes.missing("frames/s", method, reason)
         else:
@@ -400,7 +401,7 @@ def efficiency_table(results: Results, split: str) -> Table:
     for j, values in ranked.items():
         for i, e in rank(values, higher_is_better=j == 3).items():
             emph[i][j] = e
-    devices = sorted({str(d) for d in timing["device"].dropna()}) if "device" in timing else []
+    devices = sorted({str(d) for d in timing["device"].dropna() if str(d)}) if "device" in timing else []
     device_text = f"on {', '.join(devices)}" if devices else "(no timings recorded)"
     caption = (f"Model size and speed on the {split} split. Params: trainable parameters in millions; GMACs: "
                "multiply-accumulates per frame at the clips' resolution (↓ lower is better); frames/s: desmoking "

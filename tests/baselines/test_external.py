@@ -189,3 +189,7 @@ def test_real_published_outputs_on_the_leaderboard(tmp_path: Path):
     for name in PUBLISHED:
         assert f"`external:{name}`" in md
     assert (out / "cache" / "external_CycleGAN").is_dir()  # ':' is not used in folder names
+    timing = pd.read_parquet(out / "timing.parquet").set_index("method")
+    assert timing.loc["identity", "fps"] > 0
+    for name in PUBLISHED:  # their speed is unknown: reading their files is not desmoking
+        assert np.isnan(timing.loc[f"external:{name}", "fps"]) and timing.loc[f"external:{name}", "device"] == ""

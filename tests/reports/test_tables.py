@@ -198,6 +198,16 @@ def test_efficiency_table_ranks_networks_and_speed():
     assert "identity & --- & --- & 9000.0 & cuda" in tex and "ext & -- & -- & " in tex and r"\textbf{1.000}" in tex
 
 
+def test_efficiency_of_external_outputs_is_unknown_not_timed():
+    rows = [("ext", "params", float("nan"), "missing", False, "not counted (unknown for outputs produced elsewhere)"),
+            ("dcp", "params", 0.0, "ok", False)]
+    # the runner records external methods with no device and NaN frames/s: reading files is not desmoking
+    t = efficiency_table(_results(rows, {"ext": "external", "dcp": "classical"},
+                                  timing=[("ext", "", float("nan")), ("dcp", "cpu", 200.0)]), "test")
+    assert t.rows[1][3:] == [NA, NA] and "frames/s: unknown for outputs produced elsewhere" in t.footnotes
+    assert "run on cpu (" in t.caption  # no empty device in the caption
+
+
 def test_efficiency_without_timing_shows_na():
     rows = [("net", "params", 5e4, "ok", False), ("net", "gmacs", 0.01, "ok", False)]
     t = efficiency_table(_results(rows, {"net": "learned"}), "test")
