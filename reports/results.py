@@ -18,8 +18,6 @@ from typing import Any
 
 import pandas as pd
 
-#: Columns of the leaderboard that are efficiency figures, not quality (their own table).
-EFFICIENCY_METRICS = ("params", "gmacs")
 #: Method kinds in table order: the floor first, the proposed methods last (as papers do).
 KIND_ORDER = ("reference", "classical", "external", "learned")
 #: Methods shown last in comparisons ("ours").
