@@ -5,7 +5,8 @@ it writes ``out_dir/<name>_<split>.png`` and ``.pdf`` (see :func:`reports.style.
 returns a :class:`FigureFile` with a title and a caption for the report page. When the data a
 figure needs is absent (no media, no training logs, no clean-frame metrics, ...) nothing is
 written: the returned ``FigureFile`` has ``paths == []`` and ``reason`` says why (also logged at
-DEBUG; ``python -m reports.build`` prints it). :data:`FIGURES` lists them all in report order; :func:`build_figures` calls each one.
+DEBUG; ``python -m reports.build`` prints it). :data:`FIGURES` lists them all in report order;
+:func:`build_figures` calls each one.
 
     from reports.figures import build_figures
     for fig in build_figures(load_results("results"), "test", "report/figures"):
