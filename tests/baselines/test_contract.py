@@ -35,17 +35,6 @@ def tiny_root(tiny_synthetic_root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tiny_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished tiny SelfSVD ``lsvd.train`` run on :func:`tiny_root` (for the classes without ``train_preset``)."""
-    from lsvd.train.config import load_config
-    from lsvd.train.loop import train
-
-    run = tmp_path_factory.mktemp("contract-runs") / "tiny"
-    train(load_config("tiny", data=str(tiny_root), deterministic=True), run, progress=False)
-    return run
-
-
-@pytest.fixture(scope="module")
 def tiny_clip(tiny_root: Path):
     from benchmarks.run import _ClipSource
     from lsvd.data.manifest import Manifest
