@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 MEDIA_DIR = "media"
 #: Preview videos are downscaled (never upscaled) to at most this many pixels high.
@@ -156,10 +157,10 @@ class MediaWriter:
         ps_index = int(row["ps_frame_index"])
         onset = row.get("smoke_onset_index")
         onset_number = None
-        if onset is not None and not _isnan(onset) and int(onset) in frames.index:
+        if not pd.isna(onset) and int(onset) in frames.index:
             onset_number = int(frames.loc[int(onset), "frame_number"])
         fps = row.get("fps")
-        fps = float(fps) if fps is not None and not _isnan(fps) and float(fps) > 0 else DEFAULT_FPS
+        fps = float(fps) if not pd.isna(fps) and float(fps) > 0 else DEFAULT_FPS
         for sub, present in (("input", True), ("mask", clip.mask is not None), ("clean", refs.clean is not None)):
             if present:
                 (folder / sub).mkdir(parents=True, exist_ok=True)
@@ -180,13 +181,6 @@ class MediaWriter:
                  "has_mask": clip.mask is not None, "has_clean": refs.clean is not None}
         write_json(path, sheet)  # last: the sheet is complete once clip.json names it
         return sheet
-
-
-def _isnan(value: Any) -> bool:
-    try:
-        return bool(np.isnan(float(value)))
-    except (TypeError, ValueError):
-        return False
 
 
 #: Files of a ``lsvd.train`` run directory copied into ``RESULTS/runs/<method>/`` (training curves).
