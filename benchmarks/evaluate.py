@@ -12,8 +12,9 @@ Reference kinds (:data:`benchmarks.metrics.base.REFERENCE_KINDS`): ``ps_frame`` 
 every output with the clip's metric reference (the LSVD_test_pro frame when the manifest has one,
 else the PS frame), aligned first (spec §5.2); ``clean`` metrics compare output ``t`` with clean
 frame ``t`` on the frames from the smoke onset on (before it the input is the clean frame, which
-would reward doing nothing; the leaderboard's ``n_frames`` shows how many were scored); ``none``
-metrics read the output alone.
+would reward doing nothing; the leaderboard's ``n_frames`` shows how many were scored); ``input``
+metrics compare output ``t`` with the smoky input frame ``t`` the method received (``clip.lqs[t]``);
+``none`` metrics read the output alone.
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ def _frame_values(metric: Metric, outputs: np.ndarray, clip: Clip, refs: Referen
             value = metric(frame)
         elif metric.requires_reference == "clean":
             value = metric(frame, refs.clean[t])
+        elif metric.requires_reference == "input":
+            value = metric(frame, clip.lqs[t])
         elif metric.align:
             if aligned is not None:
                 pred_m, ref_m = aligned[t]

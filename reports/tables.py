@@ -177,8 +177,9 @@ def latex_escape(text: str) -> str:
 
 
 def format_value(value: float, metric: str) -> str:
-    """A metric value as shown: PSNR-like 2 decimals, SSIM-like 4, ``warp_error`` 4 significant digits
-    (scientific below 1e-3), anything else 3 decimals; ``inf`` / ``-inf`` as such, NaN as ``n/a``."""
+    """A metric value as shown: PSNR-like 2 decimals, SSIM-like 4, ``warp_error`` and ``periodic_energy``
+    (small values that differ far below 0.001) 4 significant digits (scientific below 1e-3), anything else
+    3 decimals; ``inf`` / ``-inf`` as such, NaN as ``n/a``."""
     value = float(value)
     if math.isnan(value):
         return NA
@@ -189,7 +190,7 @@ def format_value(value: float, metric: str) -> str:
         return f"{value:.2f}"
     if "ssim" in name:
         return f"{value:.4f}"
-    if name == "warp_error":
+    if name in ("warp_error", "periodic_energy"):
         return _significant(value, 4)
     return f"{value:.3f}"
 

@@ -32,7 +32,7 @@ from typing import Any
 from lsvd.data.manifest import file_sha256
 from lsvd.registry import Registry
 
-REFERENCE_KINDS = ("none", "ps_frame", "clean")
+REFERENCE_KINDS = ("none", "ps_frame", "clean", "input")
 PARAMS_DIR = Path(__file__).resolve().parent / "params"
 
 
@@ -84,7 +84,8 @@ class Metric:
         fn: the function (see the module docstring for its signature per ``kind``).
         higher_is_better: direction.
         requires_reference: ``"none"``, ``"ps_frame"`` (the clip's PS frame, or the LSVD_test_pro
-            reference when the manifest has one) or ``"clean"`` (ground-truth clean frames).
+            reference when the manifest has one), ``"clean"`` (ground-truth clean frames) or ``"input"``
+            (the smoky input frame the method received, i.e. what ``identity`` outputs).
         value_range: the theoretical ``(low, high)`` (``math.inf`` allowed).
         kind: ``"frame"`` or ``"clip"``.
         align: for reference metrics, align the prediction onto the reference first (official protocol).
@@ -144,6 +145,7 @@ METRICS: Registry[Callable[[], Metric]] = Registry("metric", builtins=[
     "benchmarks.metrics.piqe",
     "benchmarks.metrics.fade",
     "benchmarks.metrics.temporal",
+    "benchmarks.metrics.artifacts",
     "benchmarks.metrics.pyiqa_backend",
 ])
 

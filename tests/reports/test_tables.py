@@ -145,6 +145,8 @@ def test_different_missing_reasons_name_their_methods():
     ("aligned_ssim", 0.77110543, "0.7711"), ("ssim", 0.93327, "0.9333"),
     ("warp_error", 0.001079123, "0.001079"), ("warp_error", 0.01234567, "0.01235"), ("warp_error", 2.5, "2.500"),
     ("warp_error", 0.0099996, "0.01000"), ("warp_error", 1.5e-5, "1.500e-05"), ("warp_error", 0.0, "0"),
+    ("periodic_energy", 0.0, "0"), ("periodic_energy", 0.01234567, "0.01235"), ("periodic_energy", 0.99991, "0.9999"),
+    ("periodic_energy", 2.5e-4, "2.500e-04"),
     ("fade", 0.158975, "0.159"), ("niqe", 5.0, "5.000"), ("fade", math.nan, NA),
 ])
 def test_number_formatting(metric, value, shown):
