@@ -9,9 +9,12 @@ INPUT is one of
   ``~/lsvd-data::synth_test_000``.
 
 The PS frame (the smoke-free reference the network sees, spec §6) is ``--ps-frame N`` (a frame
-index of the input), ``--ps-frame auto`` (the frame before the smoke onset found by
-:mod:`lsvd.data.smoke`; frame 0 when no onset is found), else the clip's ``ps_frame_index`` for a
-prepared clip, else frame 0. The clip
+index of the input), ``--ps-frame auto`` (the PS frame of the first clip that ``python -m lsvd.prepare
+--videos`` would cut from the input with its default options, by the same function,
+:func:`lsvd.data.videos.detect_ps_frame`: frame 0 for inputs of at most 100 frames, else the frame
+before the first detected smoke event; frame 0 when there is none; a video is scored exactly as
+prepare scores it, a frame folder or prepared clip from its frames), else the clip's
+``ps_frame_index`` for a prepared clip, else frame 0. The clip
 starts at the PS frame: frames before it are dropped (a note is logged), and, as in the official
 test code, the PS frame itself is not output. So ``T`` input frames and PS frame ``p`` give
 ``T - p - 1`` output frames.
@@ -77,6 +80,7 @@ class _Clip:
     names: list[str]  # output PNG stems, one per frame
     fps: float | None
     ps_index: int | None  # from a prepared clip's manifest
+    video: Path | None = None  # the input video file, if it is one
 
 
 # --- input -----------------------------------------------------------------------------------------
@@ -92,7 +96,7 @@ def _read_video(path: Path) -> _Clip:
         raise DesmokeError(f"{path}: cannot read the video ({exc}); expected a readable video file") from exc
     if not frames:
         raise DesmokeError(f"{path}: the video has no frames")
-    return _Clip(frames, [f"{i:08d}" for i in range(len(frames))], info.fps, None)
+    return _Clip(frames, [f"{i:08d}" for i in range(len(frames))], info.fps, None, path)
 
 
 def _read_folder(path: Path) -> _Clip:
@@ -185,17 +189,25 @@ def _load_model(preset: str | None, flow: str | None, checkpoint: str | None, de
     return model, info
 
 
-def _detect_ps(frames: list[np.ndarray]) -> int:
-    """The PS frame of a clip: the frame before the first smoky one (lsvd.data.smoke); 0 when none is found."""
-    from lsvd.data.smoke import detect_onset, scan_frames
+def _detect_ps(clip: _Clip) -> tuple[int, int | None]:
+    """(PS frame, smoke onset or None) of ``--ps-frame auto``: prepare's rule (lsvd.data.videos.detect_ps_frame)."""
+    from lsvd.data.smoke import scan_frames
+    from lsvd.data.videos import detect_ps_frame, scan_video
 
-    scan = scan_frames(frames)
-    onset = detect_onset(scan.scores, emergence=scan.emergence)
+    try:  # a video is scored as `prepare --videos` scores it (decoded small by FFmpeg); frames as read
+        scan = scan_video(clip.video) if clip.video is not None else scan_frames(clip.frames)
+    except Exception as exc:  # PyAV raises several types for unreadable files
+        raise DesmokeError(f"--ps-frame auto: cannot score the input for smoke ({exc}); give --ps-frame N") from exc
+    found = detect_ps_frame(scan)
+    if found is None:
+        log.warning("--ps-frame auto: no smoke event detected; using frame 0 as the PS frame")
+        return 0, None
+    ps, onset = found
     if onset is None:
-        log.warning("--ps-frame auto: no smoke onset detected; using frame 0 as the PS frame")
-        return 0
-    log.info("--ps-frame auto: smoke starts at frame %d; PS frame %d", onset, onset - 1)
-    return onset - 1
+        log.info("--ps-frame auto: PS frame %d, no smoke onset detected", ps)
+    else:
+        log.info("--ps-frame auto: PS frame %d, smoke starts at frame %d", ps, onset)
+    return ps, onset
 
 
 def _masks(frames: list[np.ndarray], mode: str, flow_backend: Any) -> tuple[Any, str]:
@@ -252,8 +264,9 @@ def desmoke(
     Args: see the module docstring and :func:`build_parser` (same names as the options).
 
     Returns:
-        ``{"input", "output", "frames", "height", "width", "ps_frame", "dropped", "mask", "device",
-        "seconds", "checkpoint"}`` (``frames`` = frames written).
+        ``{"input", "output", "frames", "height", "width", "ps_frame", "smoke_onset", "dropped", "mask",
+        "device", "seconds", "checkpoint"}`` (``frames`` = frames written; ``smoke_onset``: the input frame
+        index where smoke starts, found by ``--ps-frame auto``, else ``None``).
 
     Raises:
         DesmokeError: unreadable or invalid input / options (the message says what to change).
@@ -280,8 +293,9 @@ def desmoke(
     if h % 4 or w % 4:
         raise DesmokeError(f"{input}: frames are {h}x{w}; height and width must be multiples of 4 (spec §3.6); "
                            f"crop or pad to {h // 4 * 4}x{w // 4 * 4}")
+    onset = None
     if ps_frame == "auto":
-        ps = _detect_ps(clip.frames)
+        ps, onset = _detect_ps(clip)
     elif ps_frame is not None:
         try:
             ps = int(ps_frame)
@@ -328,7 +342,7 @@ def desmoke(
                 write_png(tmp / f"{name}.png", image)
     return {
         "input": input, "output": str(target), "frames": len(images), "height": h, "width": w,
-        "ps_frame": ps, "dropped": ps, "mask": mask_used, "device": device,
+        "ps_frame": ps, "smoke_onset": onset, "dropped": ps, "mask": mask_used, "device": device,
         "seconds": round(time.perf_counter() - t0, 3), "checkpoint": checkpoint,
     }
 
@@ -349,7 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "default paper (the released checkpoints)")
     p.add_argument("--flow", choices=("dis", "pwcnet"), help="flow backend (default: the checkpoint's, else dis)")
     p.add_argument("--ps-frame", help="index of the PS (smoke-free reference) frame, or 'auto' to detect it "
-                                      "(default: the prepared clip's, else 0)")
+                                      "as `python -m lsvd.prepare --videos` does (0 for inputs of at most 100 "
+                                      "frames, else the frame before the first smoke event) (default: the "
+                                      "prepared clip's, else 0)")
     p.add_argument("--mode", default="official", choices=("official", "overlap"), help="window plan")
     p.add_argument("--mask", default="official", choices=MASK_MODES, help="mask source (default official)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")

@@ -138,3 +138,60 @@ def test_bad_ps_frame_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     src = _frame_folder(tmp_path / "clip", n=4)
     assert main([str(src), "-o", str(tmp_path / "out"), "--ps-frame", "3", *FAST]) == 2
     assert "--ps-frame 3" in capsys.readouterr().err
+
+
+# --- --ps-frame auto: the same PS frame (and onset) as `prepare --videos` ---------------------------------------
+
+
+def _prepare_choices(videos: list[Path], root: Path) -> dict[str, tuple[int, int | None]]:
+    """Per video stem: (PS frame, smoke onset) of the first clip `prepare --videos` cuts (frame numbers)."""
+    import pandas as pd
+
+    from lsvd.data.manifest import Manifest
+    from lsvd.prepare import prepare_videos
+
+    prepare_videos(videos, root, progress=False)
+    m = Manifest.load(root)
+    out: dict[str, tuple[int, int | None]] = {}
+    for cid in m.clip_ids():
+        clip, frames = m.clip(cid), m.clip_frames(cid).set_index("frame_index")
+        stem = Path(str(clip.source_uri).split("#")[0]).stem
+        ps = int(frames.at[int(clip.ps_frame_index), "frame_number"])
+        onset = None if pd.isna(clip.smoke_onset_index) else int(frames.at[int(clip.smoke_onset_index),
+                                                                            "frame_number"])
+        if stem not in out or ps < out[stem][0]:
+            out[stem] = (ps, onset)
+    return out
+
+
+def _desmoke_choice(video: Path, out: Path) -> tuple[int, int | None]:
+    s = desmoke(str(video), str(out), preset="tiny", ps_frame="auto", mask="none")
+    return s["ps_frame"], s["smoke_onset"]
+
+
+def test_ps_frame_auto_agrees_with_prepare_on_synthetic_videos(tmp_path: Path) -> None:
+    """A short smoky video (one whole clip) and a long one (cut at smoke events): the same PS frame and onset."""
+    import dataclasses
+
+    from lsvd.data.synthetic import PRESETS, render_clip
+    from lsvd.io.video import write_video
+
+    cfg = dataclasses.replace(PRESETS["tiny"], n_frames=21)
+    clips = [render_clip(cfg, split, i) for split in ("train", "test") for i in range(2)]
+    short = tmp_path / "in" / "short.mp4"
+    write_video(short, clips[0][0], fps=25)
+    assert clips[0][3].onset_index > 1  # the old rule (the frame before the onset) would not pick frame 0
+    long = tmp_path / "in" / "long.mp4"
+    write_video(long, np.concatenate([c[0] for c in clips] * 2), fps=25)  # 168 frames > 100: cut at events
+    expected = _prepare_choices([short, long], tmp_path / "root")
+    assert set(expected) == {"short", "long"} and expected["short"][0] == 0 and expected["long"][0] > 0
+    for video in (short, long):
+        assert _desmoke_choice(video, tmp_path / f"out-{video.stem}") == expected[video.stem], video.name
+
+
+def test_ps_frame_auto_agrees_with_prepare_on_real_clips(real_clips: Path, tmp_path: Path) -> None:
+    videos = sorted((real_clips / "Input").glob("*.avi"))
+    expected = _prepare_choices([real_clips / "Input"], tmp_path / "root")
+    assert len(videos) >= 1 and set(expected) == {v.stem for v in videos}
+    got = {v.stem: _desmoke_choice(v, tmp_path / f"out-{v.stem}") for v in videos}
+    assert got == expected

@@ -12,6 +12,9 @@ scaled by FFmpeg) to score every frame for smoke and find hard cuts
 - ``onsets=CSV``: the user gives, per video, rows ``video, ps_frame[, onset_frame, end_frame]``
   (frame numbers in decoding order), one clip per row; the rest is detected.
 
+:func:`detect_clips` is that rule (without an onsets CSV); ``python -m lsvd.desmoke --ps-frame auto``
+takes its PS frame from the same function (:func:`detect_ps_frame`), so both commands agree.
+
 Storage: with ``store="video"`` (default) frames stay inside the video and rows address them by
 ``frame_number`` and ``timestamp_s``; ingest then costs about one decode. With ``store="png"``
 the clips' frames are also written as ``frames/<clip_id>/<frame_number:08d>.png`` (a second,
@@ -26,7 +29,7 @@ import os
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -46,6 +49,9 @@ from lsvd.constants import (
 from lsvd.data.lsvd_layout import IndexResult, manifest_path
 from lsvd.data.problems import ProblemLog
 from lsvd.io.video import VIDEO_SUFFIXES, VideoError, VideoInfo, iter_frames, iter_frames_in_background, probe_video
+
+if TYPE_CHECKING:
+    from lsvd.data.smoke import FrameScan
 
 
 @dataclass(frozen=True)
@@ -194,6 +200,15 @@ def _scan(video: Path, width: int, height: int) -> _Scan:
     return _Scan(np.arange(len(stamps), dtype=np.int64), np.asarray(stamps), scan.scores, scan.emergence, scan.cuts)
 
 
+def scan_video(video: str | os.PathLike[str]) -> _Scan:
+    """Smoke scores, emergence and cuts of every frame of ``video``, exactly as ``prepare --videos``
+    computes them (decoded at a small size by FFmpeg, see the module docstring); for
+    :func:`detect_ps_frame`. Raises :class:`~lsvd.io.video.VideoError` on an unreadable video."""
+    video = Path(video)
+    info = probe_video(video)
+    return _scan(video, info.width, info.height)
+
+
 def _probe_and_scan(video: Path) -> tuple[VideoInfo, _Scan] | tuple[str, str]:
     """Probe and scan one video; bad input comes back as ``(problem kind, message)``.
 
@@ -232,7 +247,7 @@ def _map_videos(videos: list[Path], workers: int, progress: bool) -> list:
 def _plan_clips(stem: str, scan: _Scan, opts: VideoOptions, given: list[GivenClip] | None,
                 video: Path, log: ProblemLog) -> list[tuple[str, int, int, int | None, str]]:
     """(clip_id, start, end, onset (clip-relative) or None, onset_source) per clip."""
-    from lsvd.data.smoke import detect_events, detect_onset
+    from lsvd.data.smoke import detect_onset
 
     n = len(scan.scores)
     plans: list[tuple[str, int, int, int | None, str]] = []
@@ -251,16 +266,48 @@ def _plan_clips(stem: str, scan: _Scan, opts: VideoOptions, given: list[GivenCli
                 onset, source = found, "detected"
             plans.append((f"{stem}-{g.ps_frame:06d}", g.ps_frame, end, onset, source))
         return plans
-    cut = opts.cut if opts.cut != "auto" else ("whole" if n <= opts.max_clip_frames else "events")
+    cut, detected = detect_clips(scan, opts)
     if cut == "whole":
-        return [(stem, 0, n, detect_onset(scan.scores, emergence=scan.emergence), "detected")]
-    events = detect_events(scan.scores, min_frames=opts.min_clip_frames, max_frames=opts.max_clip_frames,
-                           cuts=scan.cuts, emergence=scan.emergence)
-    if not events:
+        return [(stem, start, end, onset, "detected") for start, end, onset in detected]
+    if not detected:
         log.add("no_smoke_event", video, f"expected a smoke-free stretch followed by smoke, found no smoke event "
                 f"in {n} frames; give PS frames with --onsets, or use --cut whole", "video")
-    return [(f"{stem}-{e.ps_index:06d}", e.ps_index, e.end_index, e.onset_index - e.ps_index, "detected")
-            for e in events]
+    return [(f"{stem}-{start:06d}", start, end, onset, "detected") for start, end, onset in detected]
+
+
+def detect_clips(scan: _Scan | FrameScan, opts: VideoOptions = VideoOptions()
+                 ) -> tuple[str, list[tuple[int, int, int | None]]]:
+    """The clips that ``prepare --videos`` cuts from a video (without an onsets CSV).
+
+    ``scan``: the video's signals (:func:`scan_video`, or :func:`lsvd.data.smoke.scan_frames` for
+    frames already in memory). Returns ``(cut, clips)``: ``cut`` is ``"whole"`` or ``"events"``
+    (``opts.cut``, with ``auto`` resolved: ``whole`` for at most ``opts.max_clip_frames`` frames),
+    and each clip is ``(start, end, onset)``: ``start`` its PS frame (frame index in the video),
+    ``end`` exclusive, ``onset`` the first smoky frame counted from ``start`` (``None`` when not
+    detected). ``whole``: one clip, PS frame 0, the onset detected (:func:`~lsvd.data.smoke.detect_onset`);
+    ``events``: one clip per smoke event (:func:`~lsvd.data.smoke.detect_events`), possibly none.
+    """
+    from lsvd.data.smoke import detect_events, detect_onset
+
+    n = len(scan.scores)
+    cut = opts.cut if opts.cut != "auto" else ("whole" if n <= opts.max_clip_frames else "events")
+    if cut == "whole":
+        return cut, [(0, n, detect_onset(scan.scores, emergence=scan.emergence))]
+    events = detect_events(scan.scores, min_frames=opts.min_clip_frames, max_frames=opts.max_clip_frames,
+                           cuts=scan.cuts, emergence=scan.emergence)
+    return cut, [(e.ps_index, e.end_index, e.onset_index - e.ps_index) for e in events]
+
+
+def detect_ps_frame(scan: _Scan | FrameScan, opts: VideoOptions = VideoOptions()) -> tuple[int, int | None] | None:
+    """``(PS frame, smoke onset)`` (frame indices in the video; onset ``None`` when not detected) of
+    the first clip :func:`detect_clips` finds, i.e. of the first clip ``prepare --videos`` makes of
+    this video with ``opts`` (default: prepare's defaults); ``None`` when it finds no clip. Used
+    by ``python -m lsvd.desmoke --ps-frame auto``, so that both commands agree."""
+    _, clips = detect_clips(scan, opts)
+    if not clips:
+        return None
+    start, _, onset = clips[0]
+    return start, None if onset is None else start + onset
 
 
 def _write_pngs(video: Path, root: Path, plans: list[tuple[str, int, int, int | None, str]],
