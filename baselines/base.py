@@ -48,6 +48,7 @@ class Method:
     citation = ""
     video = False  #: uses several frames at once
     uses_ps = False  #: reads the PS frame at test time
+    uses_mask = False  #: reads the clip's SelfSVD mask at test time (hides the PS features under it)
     needs_training = False
     licence = "Apache-2.0"
     ablation_of = ""  #: the method this one is an ablation of (ablation tables group them)
@@ -68,8 +69,8 @@ class Method:
 
     def describe(self) -> dict[str, Any]:
         return {"method": self.name, "kind": self.kind, "citation": self.citation, "video": self.video,
-                "uses_ps": self.uses_ps, "needs_training": self.needs_training, "licence": self.licence,
-                "ablation_of": self.ablation_of, "ablation": self.ablation}
+                "uses_ps": self.uses_ps, "uses_mask": self.uses_mask, "needs_training": self.needs_training,
+                "licence": self.licence, "ablation_of": self.ablation_of, "ablation": self.ablation}
 
     def model(self) -> Any:
         """The ``torch.nn.Module`` for parameter / MAC counting, or ``None``."""

@@ -119,6 +119,10 @@ def render_markdown(table: pd.DataFrame) -> str:
                       f"toolkit {part['toolkit_version'].iloc[0]}, commit `{part['git_commit'].iloc[0]}`.", ""]
         if failures:
             lines += ["Failures:", "", *sorted(set(failures)), ""]
+        notes = {f"- `{m}`: {n}" for m, n in zip(part["method"], part.get("note", [""] * len(part)), strict=True)
+                 if isinstance(n, str) and n}  # e.g. SelfSVD run without masks (benchmarks.run --no-masks)
+        if notes:
+            lines += ["Notes:", "", *sorted(notes), ""]
     return "\n".join(lines)
 
 

@@ -8,7 +8,14 @@ Examples::
     python -m benchmarks.run --method identity --metrics niqe,brisque,piqe,fade --data ROOT --split all
     python -m benchmarks.run --method selfsvd --num-shards 4 --shard-index 0   # one of 4 jobs, then:
     python -m benchmarks.run --method selfsvd --merge                          # tables from all shards
+    python -m benchmarks.run --method selfsvd --checkpoint selfsvd.pth --data ROOT --no-masks   # w/o masks
     python -m benchmarks.run --list-methods | --list-metrics
+
+SelfSVD reads a SelfSVD mask per clip (``python -m lsvd.masks ROOT``); when a method that uses them
+(or trains here on them) runs on clips without masks, they are computed into the dataset root first
+(as ``python -m lsvd.masks ROOT`` does; logged). ``--no-masks`` runs such methods without any masks
+instead (the PS features are then kept everywhere): a warning, the leaderboard's ``note`` column,
+the notes of ``LEADERBOARD.md`` and ``methods.parquet``'s ``masks`` column say so.
 
 Every run adds the ``identity`` floor (the smoky input) unless ``--no-identity``. Results go to
 ``--results`` (default ``./results``): ``frames.parquet`` (per frame), ``clips.parquet`` (per clip),
@@ -29,6 +36,7 @@ import argparse
 import functools
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -103,6 +111,81 @@ def resolve_metrics(names: list[str]) -> tuple[list[Any], dict[str, str], dict[s
     return usable, missing, described
 
 
+def _mask_users(methods: list[str], checkpoints: dict[str, str]) -> dict[str, bool]:
+    """``{method: trains here}`` of the methods that need SelfSVD masks: trained here (no checkpoint)
+    with the PS features hidden under them (then also read at test time where ``uses_mask``), or
+    given a checkpoint and ``uses_mask`` (read at test time)."""
+    from benchmarks.methods import METHODS
+
+    users = {}
+    for spec in methods:
+        if spec.startswith("external:"):
+            continue
+        try:
+            cls = METHODS.get(spec)
+        except KeyError:
+            continue  # reported when the method is created
+        if cls.needs_training and spec not in checkpoints:
+            if getattr(cls, "train_overrides", {}).get("use_mask", True):
+                users[spec] = True
+        elif cls.uses_mask:
+            users[spec] = False
+    return users
+
+
+def _without_masks(clips: list[Any]) -> list[str]:
+    return [c.clip_id for c in clips if any(p is None for p in c.mask_paths)]
+
+
+def _ensure_masks(root: Path, manifest: Any, source: _ClipSource, users: dict[str, bool], no_masks: bool,
+                  progress: bool) -> tuple[Any, _ClipSource, bool]:
+    """``(manifest, source, masks)``: compute the SelfSVD masks the ``users`` need and the clips lack
+    (unless ``no_masks``); ``masks`` is False when the methods run without them."""
+    from lsvd.data.datasets import TestClips
+    from lsvd.data.manifest import Manifest
+    from lsvd.masks.pipeline import generate_masks
+
+    who = ", ".join(users)
+    if no_masks:
+        trainers = [m for m, trains in users.items() if trains]
+        lacking = _without_masks(TestClips(manifest, None).clips) if trainers else []
+        if lacking:
+            raise BenchmarkError(f"--no-masks: {', '.join(trainers)} would train here (no --checkpoint), and training "
+                                 f"hides the PS features under SelfSVD masks, which {len(lacking)} clip(s) of {root} "
+                                 f"lack (e.g. {lacking[0]}); compute them with `python -m lsvd.masks {root}`, or give "
+                                 "--checkpoint")
+        log.warning("--no-masks: %s run(s) WITHOUT SelfSVD masks: the PS features are kept everywhere (unlike "
+                    "SelfSVD as published); the results say so", who)
+        return manifest, source, False
+    split = None if any(users.values()) else source.split  # training reads the train split's masks too
+
+    def lacking() -> list[str]:
+        return _without_masks((TestClips(manifest, None) if split is None else source.dataset).clips)
+
+    missing = lacking()
+    if not missing:
+        return manifest, source, True
+    what = f"--data {root}: {len(missing)} clip(s) have no SelfSVD masks (e.g. {missing[0]}; needed by {who})"
+    todo = (f"compute them with `python -m lsvd.masks {root}`, or pass --no-masks to run without them (the PS "
+            "features are then kept everywhere)")
+    if not os.access(root, os.W_OK):
+        raise BenchmarkError(f"{what}; they cannot be computed here: the dataset root is not writable; {todo}")
+    log.warning("%s: computing them into the dataset root first (mode official, flow dis, as `python -m lsvd.masks "
+                "%s` does; --no-masks skips this)", what, root)
+    try:
+        summary = generate_masks(root, split=split, progress=progress)
+    except Exception as exc:  # unreadable frames, a full disk, ...: the benchmark cannot go on without them
+        raise BenchmarkError(f"{what}; computing them failed ({type(exc).__name__}: {exc}); {todo}") from exc
+    log.info("masks of %s:\n%s", root, summary.render())
+    manifest = Manifest.load(root)
+    source = _ClipSource(manifest, source.split)
+    left = lacking()
+    if left:
+        raise BenchmarkError(f"{what}; computing them left {len(left)} clip(s) without (e.g. {left[0]}; see "
+                             f"{root / 'meta' / 'masks_report.json'}); {todo}")
+    return manifest, source, True
+
+
 class _ClipSource:
     """Loads a clip of a manifest as :class:`~benchmarks.methods.Clip` + references (lazily, once)."""
 
@@ -171,7 +254,7 @@ def _efficiency(method: Any, height: int, width: int) -> dict[str, float]:
 def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "test", metrics: list[str] | None = None,
                   device: str = "cpu", results: str = "results", checkpoints: dict[str, str] | None = None,
                   flow: str = "dis", seed: int = 0, num_shards: int = 1, shard_index: int = 0, merge: bool = False,
-                  media: bool = True, progress: bool = True) -> dict[str, Any]:
+                  media: bool = True, progress: bool = True, no_masks: bool = False) -> dict[str, Any]:
     """Run the benchmark (see the module docstring); returns ``{"leaderboard": DataFrame | None, ...}``."""
     import torch
 
@@ -208,6 +291,10 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
         source = _ClipSource(manifest, split_arg)
     except ValueError as exc:
         raise BenchmarkError(str(exc)) from None
+    masks = True  # whether the methods that read SelfSVD masks get them
+    users = _mask_users(methods, checkpoints or {})
+    if users:
+        manifest, source, masks = _ensure_masks(root, manifest, source, users, no_masks, progress)
     metric_names = list(dict.fromkeys(metrics or DEFAULT_METRICS))
     usable, missing, described = resolve_metrics(metric_names)
     clean_ok = all(source.has_clean(c) for c in source.clip_ids)
@@ -223,14 +310,14 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
                     for c in clip_ids}
     media_writer = MediaWriter(results_dir, split, manifest) if media and not merge else None
 
-    frames_parts, failures, timings, efficiency, method_info = [], {}, [], {}, {}
+    frames_parts, failures, timings, efficiency, method_info, notes = [], {}, [], {}, {}, {}
     metric_errors: dict[str, dict[str, str]] = {}  # method -> metric -> why it could not be computed
     labels: list[str] = []  # the leaderboard names: method.name (external:DIR -> external:<DIR's name>)
     for spec in methods:
         torch.manual_seed(seed)
         try:
             method = create_method(spec, checkpoint=(checkpoints or {}).get(spec), device=device,
-                                   data_root=str(root), progress=progress)
+                                   data_root=str(root), progress=progress, masks=masks)
         except Exception as exc:  # a method that cannot even be built is recorded as failed
             labels.append(spec)
             failures[spec] = f"could not be created: {type(exc).__name__}: {exc}"
@@ -244,6 +331,8 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
             continue
         labels.append(name)
         method_info[name] = method.describe()
+        if method.uses_mask and not masks:
+            notes[name] = NO_MASKS_NOTE
         if not merge:
             try:
                 method_info[name]["run_logs"] = save_run_logs(results_dir, name, method_info[name].get("checkpoint"))
@@ -303,7 +392,7 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
         base = {"n_clips": 0, "n_frames": 0, "toolkit_version": lsvd.__version__, "git_commit": commit or "",
                 "data_manifest_id": manifest.info["manifest_id"],
                 "checkpoint_sha256": info.get("checkpoint_sha256", ""),
-                "flow": flow, "seed": seed, "device": device, "versions": libs}
+                "flow": flow, "seed": seed, "device": device, "versions": libs, "note": notes.get(name, "")}
         for metric in metric_names:
             desc = described.get(metric, {})
             row = {"method": name, "split": split, "metric": metric, "value": float("nan"), **base,
@@ -344,13 +433,18 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
         update_table(results_dir / METHODS_FILE, method_table(method_info, split), ["method", "split"])
     write_text(results_dir / LEADERBOARD_MD, render_markdown(table))
     return {"leaderboard": table, "board": board, "failures": failures, "missing": missing, "results": results_dir,
-            "timings": timings, "data": str(root)}
+            "timings": timings, "data": str(root), "notes": notes}
+
+
+#: The leaderboard ``note`` of a method that reads SelfSVD masks but ran without them (``--no-masks``).
+NO_MASKS_NOTE = ("ran WITHOUT SelfSVD masks (--no-masks): the PS features were kept everywhere, unlike SelfSVD as "
+                 "published")
 
 
 #: Per (method, split): what each method is (kind, citation, ablation, checkpoint, copied run logs).
 METHODS_FILE = "methods.parquet"
 METHOD_COLUMNS = ["kind", "citation", "video", "uses_ps", "needs_training", "licence", "ablation_of", "ablation",
-                  "checkpoint", "checkpoint_sha256", "arch", "model", "run_logs"]
+                  "checkpoint", "checkpoint_sha256", "arch", "model", "run_logs", "masks"]
 
 
 def method_table(method_info: dict[str, dict[str, Any]], split: str) -> pd.DataFrame:
@@ -379,6 +473,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-shards", type=int, default=1)
     p.add_argument("--shard-index", type=int, default=0)
     p.add_argument("--merge", action="store_true", help="build the tables from the cache only (after sharded runs)")
+    p.add_argument("--no-masks", action="store_true",
+                   help="run the methods that read SelfSVD masks without any (the PS features are kept "
+                   "everywhere; the results say so) instead of computing the clips' missing masks first")
     p.add_argument("--no-media", action="store_true",
                    help="do not save preview videos and sample frames for reports (python -m reports.build)")
     p.add_argument("--list-methods", action="store_true")
@@ -420,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         out = run_benchmark(methods, data=args.data, split=args.split, metrics=metrics, device=args.device,
                             results=args.results, checkpoints=checkpoints, flow=args.flow, seed=args.seed,
                             num_shards=args.num_shards, shard_index=args.shard_index, merge=args.merge,
-                            media=not args.no_media, progress=not args.no_progress)
+                            media=not args.no_media, progress=not args.no_progress, no_masks=args.no_masks)
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -431,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     print((out["results"] / "LEADERBOARD.md").read_text())
     for name, why in sorted(out["missing"].items()):
         print(f"missing  {name}: {why}")
+    for name, note in sorted(out["notes"].items()):
+        print(f"note     {name}: {note}")
     for t in out["timings"]:
         if t["device"]:
             print(f"speed    {t['method']}: {t['fps']} frames/s on {t['device']} ({t['frames']} frames)")

@@ -19,6 +19,7 @@ class AODNetMethod(LearnedMethod):
     citation = "Li, Peng, Wang, Xu, Feng, AOD-Net: All-in-One Dehazing Network, ICCV 2017"
     video = False
     uses_ps = False
+    uses_mask = False
 
 
 class NAFNetMethod(LearnedMethod):
@@ -29,6 +30,7 @@ class NAFNetMethod(LearnedMethod):
     citation = "Chen, Chu, Zhang, Sun, Simple Baselines for Image Restoration (NAFNet), ECCV 2022"
     video = False
     uses_ps = False
+    uses_mask = False
 
 
 class BasicVSRMethod(LearnedMethod):
@@ -39,6 +41,7 @@ class BasicVSRMethod(LearnedMethod):
     citation = "Chan, Wang, Yu, Dong, Loy, BasicVSR, CVPR 2021 (same-resolution restoration variant)"
     video = True
     uses_ps = False
+    uses_mask = False
 
 
 #: The method classes of this package, registered by the benchmark (baselines.catalogue).

@@ -30,6 +30,7 @@ class LearnedMethod(Method):
     needs_training = True
     video = True
     uses_ps = True
+    uses_mask = True  # the network hides PS features under the mask (not if its checkpoint was trained without)
     arch: ClassVar[str] = "selfsvd"
     #: Training-config overrides on top of the preset (e.g. ``{"w_gan": 0.0}`` for an ablation).
     train_overrides: ClassVar[dict[str, Any]] = {}
@@ -37,7 +38,8 @@ class LearnedMethod(Method):
 
     def __init__(self, checkpoint: str | None = None, *, device: str = "cpu", data_root: str | None = None,
                  flow: str | None = None, window_mode: str = "official", bf16: bool = False,
-                 preset: str | None = None, progress: bool = True, train_preset: str | None = None) -> None:
+                 preset: str | None = None, progress: bool = True, train_preset: str | None = None,
+                 masks: bool = True) -> None:
         from lsvd.data.manifest import file_sha256
         from lsvd.train.checkpoint import load_generator, resolve_generator_file
 
@@ -49,6 +51,9 @@ class LearnedMethod(Method):
         path = Path(self.info["path"])
         self.checkpoint_sha256 = file_sha256(path if path.is_file() else resolve_generator_file(path))
         self.use_mask = str(self.info.get("use_mask", "True")) != "False"
+        self.uses_mask = self.uses_mask and self.use_mask  # a checkpoint trained without masks is given none
+        #: False: the clips come without SelfSVD masks (``benchmarks.run --no-masks``): PS features kept everywhere
+        self.masks = masks
         self.device, self.window_mode, self.bf16 = device, window_mode, bf16
         self.net.to(device)
 
@@ -60,13 +65,23 @@ class LearnedMethod(Method):
                           overrides={"arch": self.arch, **self.train_overrides})
 
     def settings(self) -> dict[str, Any]:
-        return {"checkpoint_sha256": self.checkpoint_sha256, "arch": self.info["arch"], "model": self.info["model"],
-                "flow": self.info["flow"], "use_mask": self.use_mask, "window_mode": self.window_mode,
-                "bf16": self.bf16}
+        out = {"checkpoint_sha256": self.checkpoint_sha256, "arch": self.info["arch"], "model": self.info["model"],
+               "flow": self.info["flow"], "use_mask": self.use_mask, "window_mode": self.window_mode,
+               "bf16": self.bf16}
+        if self.uses_mask and not self.masks:  # only then: the usual cache keys stay as they were
+            out["masks"] = False
+        return out
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "checkpoint": self.info["path"], "checkpoint_sha256": self.checkpoint_sha256,
-                "arch": self.info["arch"], "model": self.info["model"], "flow": self.info["flow"]}
+                "arch": self.info["arch"], "model": self.info["model"], "flow": self.info["flow"],
+                "masks": self.masks_used()}
+
+    def masks_used(self) -> str:
+        """``used``, ``none (...)`` (run without masks) or ``not read`` (this network ignores them)."""
+        if not self.uses_mask:
+            return "not read"
+        return "used" if self.masks else "none (run without SelfSVD masks: the PS features were kept everywhere)"
 
     def model(self) -> Any:
         return self.net
@@ -78,7 +93,8 @@ class LearnedMethod(Method):
 
         lqs = torch.from_numpy(np.ascontiguousarray(clip.lqs)).permute(0, 3, 1, 2).float().div_(255.0)
         ps = torch.from_numpy(np.ascontiguousarray(clip.ps)).permute(2, 0, 1).float().div_(255.0)
-        mask = torch.from_numpy(clip.mask).float() if clip.mask is not None and self.use_mask else None
+        use = clip.mask is not None and self.use_mask and self.masks
+        mask = torch.from_numpy(clip.mask).float() if use else None
         with torch.no_grad():
             out = desmoke_clip(self.net, lqs, ps, mask, mode=self.window_mode, device=self.device,
                                dtype=torch.bfloat16 if self.bf16 else None)

@@ -58,6 +58,7 @@ class SelfSVDNoPS(LearnedMethod):
     ablation = "w/o PS frame input"
     arch = "selfsvd_nops"
     uses_ps = False
+    uses_mask = False  # no PS features to hide
 
 
 class SelfSVDNoMask(LearnedMethod):

@@ -414,3 +414,105 @@ def test_real_clips_no_reference_metrics(real_clips: Path, tmp_path: Path):
     frames = pd.read_parquet(out / "frames.parquet")
     assert np.isfinite(frames["value"]).all()
     assert frames["clip_id"].nunique() == n_clips
+
+
+# --- 9. SelfSVD masks ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def root_without_masks(tmp_path: Path) -> Path:
+    """The tiny synthetic root of :func:`bench_root`, prepared without ``--masks``."""
+    from lsvd.prepare import prepare_synthetic
+
+    root = tmp_path / "no-masks"
+    prepare_synthetic(root, preset="tiny", progress=False)
+    assert all(Manifest.load(root).frames["mask_path"].isna())
+    return root
+
+
+@pytest.fixture
+def seen_masks(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Per desmoke_clip call (selfsvd): whether it got a mask (None: PS features kept everywhere)."""
+    import lsvd.inference
+
+    seen: list[bool] = []
+    original = lsvd.inference.desmoke_clip
+
+    def desmoke_clip(model, lqs, ps, mask, **kw):
+        seen.append(mask is not None)
+        return original(model, lqs, ps, mask, **kw)
+
+    monkeypatch.setattr(lsvd.inference, "desmoke_clip", desmoke_clip)
+    return seen
+
+
+def _methods_table(results: Path) -> pd.DataFrame:
+    return pd.read_parquet(results / "methods.parquet").set_index("method")
+
+
+def test_missing_masks_are_computed_first(root_without_masks: Path, bench_run: Path, tmp_path: Path,
+                                          seen_masks: list[bool], capsys):
+    out = tmp_path / "r"
+    assert _run(root_without_masks, out, "--metrics", "brisque", "--no-media", checkpoint=bench_run) == 0
+    err = capsys.readouterr().err  # the log (main() sets it up on stderr)
+    assert "WARNING benchmarks.run" in err and "no SelfSVD masks" in err and "computing them into the dataset " \
+        "root" in err and f"python -m lsvd.masks {root_without_masks}" in err
+    manifest = Manifest.load(root_without_masks)
+    clips = manifest.clips
+    assert set(clips[clips["split"] == "test"]["mask_mode"]) == {"official"}  # the scored split (no training)
+    assert all(manifest.resolve(p).is_file() for p in manifest.frames["mask_path"].dropna())
+    assert seen_masks and all(seen_masks)
+    assert _methods_table(out).loc["selfsvd", "masks"] == "used"
+    board = _board(out)
+    assert set(board["note"]) == {""}
+    assert "Notes:" not in (out / "LEADERBOARD.md").read_text()
+
+
+def test_no_masks_runs_without_them_and_says_so(root_without_masks: Path, bench_run: Path, tmp_path: Path,
+                                                seen_masks: list[bool], capsys):
+    out = tmp_path / "r"
+    assert _run(root_without_masks, out, "--metrics", "brisque", "--no-media", "--no-masks",
+                checkpoint=bench_run) == 0
+    captured = capsys.readouterr()
+    assert "WARNING benchmarks.run: --no-masks: selfsvd run(s) WITHOUT SelfSVD masks" in captured.err
+    assert "note     selfsvd: ran WITHOUT SelfSVD masks" in captured.out  # the command's summary
+    assert all(Manifest.load(root_without_masks).frames["mask_path"].isna())  # nothing computed
+    assert seen_masks and not any(seen_masks)
+    board = _board(out)
+    assert board[board["method"] == "selfsvd"]["note"].str.contains("WITHOUT SelfSVD masks").all()
+    assert set(board[board["method"] == "identity"]["note"]) == {""}
+    md = (out / "LEADERBOARD.md").read_text()
+    assert "Notes:" in md and "- `selfsvd`: ran WITHOUT SelfSVD masks" in md
+    assert _methods_table(out).loc["selfsvd", "masks"].startswith("none")
+
+
+def test_masks_that_cannot_be_computed_fail_clearly(root_without_masks: Path, bench_run: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch, capsys):
+    import os
+
+    import lsvd.masks.pipeline
+
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, *a, **k: False if Path(p) == root_without_masks
+                        else real_access(p, mode, *a, **k))
+    assert _run(root_without_masks, tmp_path / "r", "--metrics", "brisque", checkpoint=bench_run) == 2
+    err = capsys.readouterr().err
+    assert "not writable" in err and f"python -m lsvd.masks {root_without_masks}" in err and "--no-masks" in err
+    monkeypatch.setattr(os, "access", real_access)
+
+    def broken(*_, **__):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(lsvd.masks.pipeline, "generate_masks", broken)
+    assert _run(root_without_masks, tmp_path / "r", "--metrics", "brisque", checkpoint=bench_run) == 2
+    err = capsys.readouterr().err
+    assert "No space left" in err and "python -m lsvd.masks" in err and "--no-masks" in err
+    assert not (tmp_path / "r" / "leaderboard.parquet").exists()
+    # --no-masks cannot train SelfSVD here: its training hides the PS features under masks
+    assert main(["--method", "selfsvd", "--data", str(root_without_masks), "--results", str(tmp_path / "r"),
+                 "--no-masks", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--no-masks: selfsvd would train here" in err and "python -m lsvd.masks" in err and "--checkpoint" in err
+    # methods that read no masks need none
+    assert main(["--method", "dcp", "--data", str(root_without_masks), "--results", str(tmp_path / "r"),
+                 "--metrics", "brisque", "--no-media", "--no-progress"]) == 0
