@@ -254,8 +254,13 @@ def _efficiency(method: Any, height: int, width: int) -> dict[str, float]:
 def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "test", metrics: list[str] | None = None,
                   device: str = "cpu", results: str = "results", checkpoints: dict[str, str] | None = None,
                   flow: str = "dis", seed: int = 0, num_shards: int = 1, shard_index: int = 0, merge: bool = False,
-                  media: bool = True, progress: bool = True, no_masks: bool = False) -> dict[str, Any]:
-    """Run the benchmark (see the module docstring); returns ``{"leaderboard": DataFrame | None, ...}``."""
+                  media: bool = True, progress: bool = True, no_masks: bool = False,
+                  train_preset: str | None = None) -> dict[str, Any]:
+    """Run the benchmark (see the module docstring); returns ``{"leaderboard": DataFrame | None, ...}``.
+
+    ``seed`` also seeds the automatic training of learned methods without a checkpoint (their run
+    directories get ``-seedN`` for N != 0); ``train_preset`` replaces their default ``cpu`` preset.
+    """
     import torch
 
     import lsvd
@@ -317,7 +322,8 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
         torch.manual_seed(seed)
         try:
             method = create_method(spec, checkpoint=(checkpoints or {}).get(spec), device=device,
-                                   data_root=str(root), progress=progress, masks=masks)
+                                   data_root=str(root), progress=progress, masks=masks, train_seed=seed,
+                                   train_preset=train_preset)
         except Exception as exc:  # a method that cannot even be built is recorded as failed
             labels.append(spec)
             failures[spec] = f"could not be created: {type(exc).__name__}: {exc}"
@@ -469,7 +475,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--flow", default="dis", help="flow backend of the aligned and temporal metrics (dis, pwcnet)")
     p.add_argument("--results", default="results", help="where results and the leaderboard go (default ./results)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the run and of the automatic training of learned methods (default 0)")
     p.add_argument("--num-shards", type=int, default=1)
     p.add_argument("--shard-index", type=int, default=0)
     p.add_argument("--merge", action="store_true", help="build the tables from the cache only (after sharded runs)")
@@ -480,6 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not save preview videos and sample frames for reports (python -m reports.build)")
     p.add_argument("--list-methods", action="store_true")
     p.add_argument("--list-metrics", action="store_true")
+    p.add_argument("--threads", type=int, help="CPU threads (default: the CPUs this process may use that are not busy;"
+                                               " see lsvd.threads)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
@@ -490,6 +499,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     init_logging(args.verbose)
+    from lsvd.threads import configure_threads
+
+    configure_threads(args.threads)
     if args.list_methods:
         from benchmarks.methods import METHODS
 

@@ -374,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="count", default=0)
     p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("--threads", type=int, help="CPU threads (default: the CPUs this process may use that are not busy;"
+                                               " see lsvd.threads)")
     return p
 
 
@@ -382,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     init_logging(-1 if args.quiet else args.verbose)
+    from lsvd.threads import configure_threads
+
+    configure_threads(args.threads)
     try:
         s = desmoke(args.input, args.output, checkpoint=args.checkpoint, preset=args.preset, flow=args.flow,
                     ps_frame=args.ps_frame, mode=args.mode, mask=args.mask, device=args.device, bf16=args.bf16,

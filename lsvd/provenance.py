@@ -13,8 +13,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from lsvd.threads import usable_cpus
+
 _LIBRARIES = ("numpy", "torch", "numba", "opencv-python-headless", "av", "pyarrow", "pandas", "scikit-image",
               "safetensors", "datasets")
+
+
+def _torch_threads() -> int | None:
+    """torch's intra-op thread count, when torch is loaded (results depend on it)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else None
 
 
 def machine() -> dict[str, Any]:
@@ -34,7 +44,8 @@ def machine() -> dict[str, Any]:
         pass
     return {
         "cpu": cpu,
-        "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cores_usable": usable_cpus(),
+        "torch_threads": _torch_threads(),
         "memory_gb": mem_gb,
         "os": platform.platform(),
         "python": platform.python_version(),

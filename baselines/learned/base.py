@@ -39,13 +39,14 @@ class LearnedMethod(Method):
     def __init__(self, checkpoint: str | None = None, *, device: str = "cpu", data_root: str | None = None,
                  flow: str | None = None, window_mode: str = "official", bf16: bool = False,
                  preset: str | None = None, progress: bool = True, train_preset: str | None = None,
-                 masks: bool = True) -> None:
+                 masks: bool = True, train_seed: int = 0) -> None:
         from lsvd.data.manifest import file_sha256
         from lsvd.train.checkpoint import load_generator, resolve_generator_file
 
         if checkpoint is None:
             if data_root is None:
                 raise ValueError(f"{self.name}: no checkpoint and no data root to train on; pass --checkpoint PATH")
+            self.train_seed = train_seed
             checkpoint = str(self.train_default(data_root, train_preset or self.default_train_preset, progress))
         self.net, self.info = load_generator(checkpoint, preset=preset, flow=flow, arch=self.arch)
         path = Path(self.info["path"])
@@ -57,12 +58,20 @@ class LearnedMethod(Method):
         self.device, self.window_mode, self.bf16 = device, window_mode, bf16
         self.net.to(device)
 
+    #: Seed of the automatic training run (``benchmarks.run --seed``); 0 keeps the historical run names.
+    train_seed: int = 0
+
+    @property
+    def run_label(self) -> str:
+        """The automatic run's label: the method name, plus ``-seedN`` for a seed other than 0."""
+        return self.name if not self.train_seed else f"{self.name}-seed{self.train_seed}"
+
     def train_default(self, data_root: str, preset: str, progress: bool) -> Path:
         """Train (or reuse) this method's run on ``data_root``; returns the run directory."""
         from lsvd.train.runs import ensure_run
 
-        return ensure_run(preset, data_root, label=self.name, progress=progress,
-                          overrides={"arch": self.arch, **self.train_overrides})
+        return ensure_run(preset, data_root, label=self.run_label, progress=progress,
+                          overrides={"arch": self.arch, "seed": self.train_seed, **self.train_overrides})
 
     def settings(self) -> dict[str, Any]:
         out = {"checkpoint_sha256": self.checkpoint_sha256, "arch": self.info["arch"], "model": self.info["model"],

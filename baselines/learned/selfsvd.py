@@ -41,12 +41,14 @@ class SelfSVDStar(LearnedMethod):
     def train_default(self, data_root: str, preset: str, progress: bool) -> Path:
         from lsvd.train.runs import ensure_run
 
-        stage1 = ensure_run(preset, data_root, label=SelfSVD.name, progress=progress)
+        seed = {"seed": self.train_seed}
+        stage1_label = SelfSVD.name if not self.train_seed else f"{SelfSVD.name}-seed{self.train_seed}"
+        stage1 = ensure_run(preset, data_root, label=stage1_label, progress=progress, overrides=seed)
         if preset == "cpu":  # the matching stage-2 preset (halved rates, shorter)
-            return ensure_run("cpu-star", data_root, label=self.name, progress=progress,
-                              overrides={"stage1": str(stage1)})
-        return ensure_run(preset, data_root, label=self.name, progress=progress,
-                          overrides={"method": "selfsvd_star", "stage1": str(stage1)})
+            return ensure_run("cpu-star", data_root, label=self.run_label, progress=progress,
+                              overrides={"stage1": str(stage1), **seed})
+        return ensure_run(preset, data_root, label=self.run_label, progress=progress,
+                          overrides={"method": "selfsvd_star", "stage1": str(stage1), **seed})
 
 
 class SelfSVDNoPS(LearnedMethod):

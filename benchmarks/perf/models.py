@@ -209,6 +209,95 @@ def bench_training_cpu(min_iters: int, min_s: float, part_s: float, quick: bool 
     }
 
 
+# ------------------------------------------------------------------ training: before vs after, one run
+def _legacy_forward(net: torch.nn.Module, lqs: torch.Tensor, ps: torch.Tensor,
+                    mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """``SelfSVDNet.forward`` as it was before 2026-12 (commit 8cf021b): PS-feature warps and the
+    reconstruction (x4 pixel-shuffle tail at full resolution) run frame by frame inside the recurrence."""
+    from lsvd.flow.base import flow_warp
+
+    mask = net._check_inputs(lqs, ps, mask)
+    n, t, c, h, w = lqs.shape
+    ref_flows, flows = net.compute_flows(lqs, ps)
+    feats = net.feat_extract(lqs.reshape(n * t, c, h, w)).reshape(n, t, -1, h // 4, w // 4)
+    ref_feat = net.ref_feat_extract(ps)
+    hidden = feats.new_zeros(n, net.mid_channels, h // 4, w // 4)
+    outputs = []
+    for i in range(t):
+        if i > 0:
+            hidden = flow_warp(hidden, flows[:, i - 1])
+        ref_i = flow_warp(ref_feat, ref_flows[:, i]) * (1.0 - mask[:, i])
+        hidden = hidden + net.backbone["forward_1"](torch.cat([feats[:, i], hidden, ref_i], dim=1))
+        outputs.append(net._reconstruct(feats[:, i], hidden) + lqs[:, i])
+    return {"out": torch.stack(outputs, dim=1), "ref_feat": ref_feat}
+
+
+def _legacy_train_step(batch: dict[str, torch.Tensor], g: torch.nn.Module, d: torch.nn.Module,
+                       opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, align: Any,
+                       weights: LossWeights) -> dict[str, float]:
+    """``train_step`` before 2026-12: the legacy forward, and the discriminator's real half on all N*T
+    copies of the PS targets."""
+    from lsvd.train.losses import aligned_l1, feature_l1, lsgan_d, lsgan_g
+
+    lqs, ps, mask = batch["lqs"], batch["ps"], batch["mask"]
+    n, t, c, h, w = lqs.shape
+    targets = ps[:, None].expand(n, t, c, h, w).reshape(n * t, c, h, w)
+    d.requires_grad_(False)
+    result = _legacy_forward(g, lqs, ps, mask)
+    out = result["out"].reshape(n * t, c, h, w)
+    loss_rec = aligned_l1(out, targets, align)
+    loss_g = weights.rec * loss_rec + weights.gan * lsgan_g(d(out)) + weights.reg * feature_l1(result["ref_feat"])
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    d.requires_grad_(True)
+    real, fake = d(torch.cat([targets, out.detach()])).chunk(2)
+    loss_d = lsgan_d(real, fake)
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    return {"loss_rec": float(loss_rec), "loss_d": float(loss_d)}
+
+
+def bench_training_paths(iters: int, seed: int = 0) -> dict[str, Any]:
+    """The ``cpu`` preset's iteration, the code path before 2026-12 vs today's, side by side.
+
+    Both start from the same weights and train on the same ``iters`` random batches (drawn once,
+    in memory; data loading excluded), the adversarial term on from the first iteration as in the
+    worst case. Timed alternately one iteration each (so load on the machine hits both alike);
+    the first two of each are warm-up. Also returns both loss curves and their largest gap.
+    """
+    cpu = torch.device("cpu")
+    cfg = load_config("cpu")
+    before = _training_setup(cfg, cpu)
+    after = _training_setup(cfg, cpu, channels_last=cfg.channels_last)
+    after[0].load_state_dict(before[0].state_dict())
+    after[1].load_state_dict(before[1].state_dict())
+    batches = [_window(cfg.crop, cfg.crop, cpu, batch=cfg.batch_size, seed=seed + k) for k in range(iters)]
+    times: dict[str, list[float]] = {"before": [], "after": []}
+    curves: dict[str, list[float]] = {"before": [], "after": []}
+    for batch in batches:
+        for name, (g, d, opt_g, opt_d, align, weights, _) in (("before", before), ("after", after)):
+            t0 = time.perf_counter()
+            if name == "before":
+                values = _legacy_train_step(batch, g, d, opt_g, opt_d, align, weights)
+            else:
+                values = train_step(batch, g, d, opt_g, opt_d, align, weights)
+            times[name].append(time.perf_counter() - t0)
+            curves[name].append(round(values["loss_rec"], 6))
+    med = {k: statistics.median(v[2:]) for k, v in times.items()}
+    gap = max(abs(a - b) / max(abs(a), 1e-12) for a, b in zip(curves["before"], curves["after"], strict=True))
+    return {
+        "config": "preset cpu (lsvd/train/presets/cpu.toml), adversarial term on, random batches in memory",
+        "iterations": iters, "channels_last_after": cfg.channels_last,
+        "before_it_per_s": _r(1.0 / med["before"], 3), "after_it_per_s": _r(1.0 / med["after"], 3),
+        "speedup": _r(med["before"] / med["after"], 2),
+        "before_median_ms": _r(1000 * med["before"], 1), "after_median_ms": _r(1000 * med["after"], 1),
+        "loss_rec_before": curves["before"], "loss_rec_after": curves["after"],
+        "loss_rec_max_relative_gap": float(f"{gap:.3g}"),
+    }
+
+
 # ---------------------------------------------------------------------------------------------- GPU
 def peak_bf16(name: str) -> float | None:
     """Dense bf16 peak FLOP/s of a device by name (:data:`PEAK_BF16`), ``None`` when unknown."""
@@ -386,6 +475,9 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     figures["training_cpu"] = bench_training_cpu(train_iters, 1.0 if args.quick else 10.0,
                                                  0.2 if args.quick else 3.0, quick=args.quick)
     print("training_cpu", figures["training_cpu"], flush=True)
+    figures["training_cpu_before_after"] = bench_training_paths(4 if args.quick else 30)
+    print("training_cpu_before_after", {k: v for k, v in figures["training_cpu_before_after"].items()
+                                        if not k.startswith("loss_rec_")}, flush=True)
     if torch.cuda.is_available():
         figures["gpu"] = bench_gpu(torch.device("cuda"), iters=10 if args.quick else 100,
                                    infer_s=2.0 if args.quick else 10.0)

@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N (shortcut for --set device=...)")
     p.add_argument("--list-presets", action="store_true", help="list the built-in presets and exit")
     p.add_argument("--show-config", action="store_true", help="print the resolved configuration and exit")
+    p.add_argument("--threads", type=int, help="CPU threads (default: the CPUs this process may use that are not busy;"
+                                               " see lsvd.threads)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
@@ -57,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     init_logging(args.verbose)
+    from lsvd.threads import configure_threads
+
+    configure_threads(args.threads)
     if args.list_presets:
         print("\n".join(list_presets()))
         return 0

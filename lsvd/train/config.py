@@ -72,6 +72,8 @@ class TrainConfig:
     w_rec: float = 1.0  #: aligned L1 weight
     w_gan: float = 1.0  #: LSGAN generator weight
     w_reg: float = 0.05  #: PS-feature regulariser weight
+    gan_start: int = 0  #: iteration at which the adversarial term (and the discriminator's training) starts; 0 = officially
+    upsample_init: str = "kaiming"  #: pixel-shuffle init: kaiming (official) or icnr (no checkerboard at init)
     # bookkeeping
     checkpoint_every: int = 4000
     log_every: int = 100
@@ -82,7 +84,7 @@ class TrainConfig:
     deterministic: bool = False  #: deterministic algorithms (bitwise-reproducible on CPU)
     device: str = "auto"  #: auto (cuda if available), cpu, cuda, cuda:1
     amp: str = "auto"  #: auto (bf16 on CUDA, off on CPU), bf16, off
-    channels_last: bool = True  #: channels_last memory format on CUDA (ignored on CPU)
+    channels_last: bool = True  #: channels_last memory format (faster on CUDA and on CPU: see benchmarks/perf/models.py)
 
     @property
     def cosine_period(self) -> int:
@@ -102,7 +104,7 @@ class TrainConfig:
         """Raise :class:`ConfigError` listing every problem (cheap checks only; paths must exist)."""
         from lsvd.flow.base import FLOWS
         from lsvd.models.registry import list_models
-        from lsvd.models.selfsvd import PRESETS
+        from lsvd.models.selfsvd import PRESETS, UPSAMPLE_INITS
 
         problems: list[str] = []
 
@@ -134,7 +136,7 @@ class TrainConfig:
         need(self.crop >= 4 and self.crop % 4 == 0, f"crop: expected a positive multiple of 4, found {self.crop}")
         for name in ("batch_size", "iters", "checkpoint_every", "log_every"):
             need(getattr(self, name) >= 1, f"{name}: expected >= 1, found {getattr(self, name)}")
-        for name in ("workers", "period", "eval_clips", "seed"):
+        for name in ("workers", "period", "eval_clips", "seed", "gan_start"):
             need(getattr(self, name) >= 0, f"{name}: expected >= 0, found {getattr(self, name)}")
         need(self.eval_every >= -1, f"eval_every: expected >= -1 (-1 = never, 0 = at the end), found {self.eval_every}")
         for name in ("lr_g", "lr_d"):
@@ -145,6 +147,8 @@ class TrainConfig:
             need(0 <= getattr(self, name) < 1, f"{name}: expected in [0, 1), found {getattr(self, name)}")
         for name in ("w_rec", "w_gan", "w_reg"):
             need(getattr(self, name) >= 0, f"{name}: expected >= 0, found {getattr(self, name)}")
+        need(self.upsample_init in UPSAMPLE_INITS,
+             f"upsample_init: expected one of {UPSAMPLE_INITS}, found {self.upsample_init!r}")
         need(self.amp in AMP_MODES, f"amp: expected one of {AMP_MODES}, found {self.amp!r}")
         need(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
              f"device: expected auto, cpu, cuda or cuda:N, found {self.device!r}")

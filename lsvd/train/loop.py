@@ -149,6 +149,7 @@ class _Logger:
         self.path, self.every = path, every
         self.samples_per_it = batch_size * world_size
         self.sums: dict[str, float] = defaultdict(float)
+        self.counts: dict[str, int] = defaultdict(int)
         self.count = 0
         self.t0 = time.perf_counter()
 
@@ -158,17 +159,19 @@ class _Logger:
                 f.write(json.dumps(record) + "\n")
 
     def add(self, iteration: int, values: dict[str, float], lrs: tuple[float, float]) -> dict[str, Any] | None:
-        for k, v in values.items():
+        for k, v in values.items():  # per key: the adversarial losses start at gan_start
             self.sums[k] += v
+            self.counts[k] += 1
         self.count += 1
         if iteration % self.every:
             return None
         dt = time.perf_counter() - self.t0
-        record = {"iter": iteration, **{k: round(v / self.count, 6) for k, v in self.sums.items()},
+        record = {"iter": iteration, **{k: round(v / self.counts[k], 6) for k, v in self.sums.items()},
                   "lr_g": lrs[0], "lr_d": lrs[1], "it_per_s": round(self.count / dt, 4),
                   "samples_per_s": round(self.count * self.samples_per_it / dt, 3)}
         self.write(record)
         self.sums.clear()
+        self.counts.clear()
         self.count = 0
         self.t0 = time.perf_counter()
         return record
@@ -216,8 +219,10 @@ def _build(cfg: TrainConfig, device: torch.device) -> tuple[nn.Module, nn.Module
     from lsvd.flow.base import create_flow
     from lsvd.models import PatchDiscriminator
     from lsvd.models.registry import build_model
+    from lsvd.models.selfsvd import init_upsamplers
 
     generator = build_model(cfg.arch, cfg.model, flow=cfg.flow, flow_kwargs=_flow_kwargs(cfg.flow, cfg.flow_weights))
+    init_upsamplers(generator, cfg.upsample_init)
     discriminator = PatchDiscriminator(base=cfg.disc_base)
     teacher = None
     if cfg.method == "selfsvd_star":
@@ -232,7 +237,7 @@ def _build(cfg: TrainConfig, device: torch.device) -> tuple[nn.Module, nn.Module
         align.requires_grad_(False).eval().to(device)
     generator.to(device)
     discriminator.to(device)
-    if device.type == "cuda" and cfg.channels_last:
+    if cfg.channels_last:
         generator.to(memory_format=torch.channels_last)
         discriminator.to(memory_format=torch.channels_last)
     return generator, discriminator, align, teacher
@@ -384,10 +389,10 @@ def _train(cfg: TrainConfig | None, run_dir: str | os.PathLike[str], *, resume: 
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items() if k in ("lqs", "ps", "mask")}
         if not cfg.use_mask:  # ablation: the PS features are never hidden
             batch["mask"].zero_()
-        if device.type == "cuda" and cfg.channels_last:
+        if cfg.channels_last:
             batch["ps"] = batch["ps"].contiguous(memory_format=torch.channels_last)
         last_values = train_step(batch, train_g, train_d, opt_g, opt_d, align, weights, teacher=teacher,
-                                 amp_dtype=dtype)
+                                 amp_dtype=dtype, adversarial=iteration >= cfg.gan_start)
         lrs = (opt_g.param_groups[0]["lr"], opt_d.param_groups[0]["lr"])  # the rates this iteration used
         sched_g.step()
         sched_d.step()
@@ -395,7 +400,7 @@ def _train(cfg: TrainConfig | None, run_dir: str | os.PathLike[str], *, resume: 
         bar.update(1)
         record = logger.add(iteration, last_values, lrs)
         if record is not None and not bar.disable:
-            bar.set_postfix(rec=f"{record['loss_rec']:.4f}", d=f"{record['loss_d']:.3f}", its=record["it_per_s"])
+            bar.set_postfix(rec=f"{record['loss_rec']:.4f}", d=f"{record.get('loss_d', float('nan')):.3f}", its=record["it_per_s"])
         elif record is not None:
             log.info("iter %d: %s", iteration, {k: v for k, v in record.items() if k != "iter"})
         if iteration % cfg.checkpoint_every == 0 or iteration == stop:

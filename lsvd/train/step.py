@@ -68,6 +68,7 @@ def train_step(
     *,
     teacher: nn.Module | None = None,
     amp_dtype: torch.dtype | None = None,
+    adversarial: bool = True,
 ) -> dict[str, float]:
     """One training iteration (spec §4.1 steps 1-5; SelfSVD* targets when ``teacher`` is given, §4.4).
 
@@ -84,13 +85,17 @@ def train_step(
         teacher: SelfSVD*'s frozen teacher generator; ``None`` for SelfSVD (target = PS frame).
         amp_dtype: run the networks under ``torch.autocast`` with this dtype (``torch.bfloat16`` on
             CUDA); the losses are computed in float32. ``None``: no autocast.
+        adversarial: ``False`` before the adversarial term starts (``TrainConfig.gan_start``): the
+            generator loss is ``rec * L_rec + reg * L_reg``, the discriminator is neither run nor
+            stepped, and ``loss_gan_g``, ``loss_d``, ``d_real``, ``d_fake`` are left out of the result.
 
     Under DDP pass the wrapped modules; the generator step calls the discriminator's inner module so
     that its (frozen) parameters take no part in gradient synchronisation.
 
     Returns:
         ``{"loss_rec", "loss_gan_g", "loss_reg", "loss_g", "loss_d", "d_real", "d_fake"}`` floats
-        (the last two are the mean discriminator logits on targets and predictions).
+        (the last two are the mean discriminator logits on targets and predictions; the adversarial
+        ones only when ``adversarial``).
 
     Raises:
         FloatingPointError: a loss is NaN or infinite (named in the message); the step that would
@@ -118,17 +123,17 @@ def train_step(
         with autocast:
             result = generator(lqs, ps, mask)
             out = result["out"].reshape(n * t, c, h, w).float()
-            fake_for_g = d_inner(out).float()
+            fake_for_g = d_inner(out).float() if adversarial else None
         loss_rec = aligned_l1(out, targets, align_flow)
         loss_reg = feature_l1(result["ref_feat"].float())
-        loss_gan_g = lsgan_g(fake_for_g)
-        loss_g = weights.rec * loss_rec + weights.gan * loss_gan_g + weights.reg * loss_reg
-        values = {
-            "loss_rec": _check_finite("loss_rec", loss_rec),
-            "loss_gan_g": _check_finite("loss_gan_g", loss_gan_g),
-            "loss_reg": _check_finite("loss_reg", loss_reg),
-            "loss_g": _check_finite("loss_g", loss_g),
-        }
+        loss_g = weights.rec * loss_rec + weights.reg * loss_reg
+        values = {"loss_rec": _check_finite("loss_rec", loss_rec)}
+        if fake_for_g is not None:
+            loss_gan_g = lsgan_g(fake_for_g)
+            loss_g = loss_g + weights.gan * loss_gan_g
+            values["loss_gan_g"] = _check_finite("loss_gan_g", loss_gan_g)
+        values["loss_reg"] = _check_finite("loss_reg", loss_reg)
+        values["loss_g"] = _check_finite("loss_g", loss_g)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -136,9 +141,16 @@ def train_step(
         for p, flag in zip(discriminator.parameters(), d_flags, strict=True):
             p.requires_grad_(flag)
 
+    if not adversarial:
+        return values
+
     # ---- discriminator step
-    with autocast:  # one forward of both halves (instance norm is per image, so this equals two calls)
-        real_logits, fake_logits = discriminator(torch.cat([targets, out.detach()])).float().chunk(2)
+    # The N*T real images are the N targets repeated T times: D sees each once (instance norm is per
+    # image, so the mean of the real term, and its gradient, are those over the N*T copies). One
+    # forward of both halves.
+    with autocast:
+        logits = discriminator(torch.cat([target.detach(), out.detach()])).float()
+    real_logits, fake_logits = logits[:n], logits[n:]
     loss_d = lsgan_d(real_logits, fake_logits)
     values["loss_d"] = _check_finite("loss_d", loss_d)
     values["d_real"] = float(real_logits.detach().mean())
