@@ -49,6 +49,13 @@ def run_ablation(*, data: str | None = None, methods: tuple[str, ...] = ABLATION
 
     if not seeds:
         raise BenchmarkError("--seeds: expected at least one seed, e.g. --seeds 0,1,2")
+    from benchmarks.metrics.base import list_metrics
+    from benchmarks.methods import list_methods
+
+    unknown = [m for m in methods if m not in list_methods()] + [m for m in metrics if m not in list_metrics()]
+    if unknown or not metrics:
+        raise BenchmarkError(f"expected known methods (--list-methods of benchmarks.run) and at least one metric, "
+                             f"found unknown {unknown or 'none'} and metrics {list(metrics)}")
     out = Path(results).expanduser()
     rows: list[pd.DataFrame] = []
     for seed in seeds:
@@ -56,10 +63,14 @@ def run_ablation(*, data: str | None = None, methods: tuple[str, ...] = ABLATION
         summary = run_benchmark(list(dict.fromkeys(["identity", *methods])), data=data, split=split,
                                 metrics=list(metrics), results=str(out / f"seed{seed}"), seed=seed, media=False,
                                 progress=progress, train_preset=preset)
-        board = summary["leaderboard"]
-        if board is None or board.empty:
-            raise BenchmarkError(f"seed {seed}: the benchmark produced no leaderboard (see its log)")
-        part = board[board["metric"].isin(metrics)][["method", "metric", "value", "higher_is_better"]].copy()
+        board = summary["board"]  # this run's rows only (the merged leaderboard may hold older runs)
+        part = board[board["metric"].isin(metrics) & board["method"].isin(["identity", *methods])]
+        bad = part[part["status"] != "ok"]
+        if not bad.empty:
+            found = "; ".join(f"{r.method}/{r.metric}: {r.status} ({r.reason})" for r in bad.itertuples())
+            raise BenchmarkError(f"seed {seed}: expected a value for every method and metric, found {found}. "
+                                 "Fix the cause (the benchmark log says more) and re-run: finished runs are reused")
+        part = part[["method", "metric", "value", "higher_is_better"]].copy()
         part.insert(1, "seed", seed)
         rows.append(part)
     table = pd.concat(rows, ignore_index=True)
@@ -134,7 +145,11 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     init_logging(args.verbose)
-    configure_threads(args.threads)
+    try:
+        configure_threads(args.threads)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
     except ValueError:

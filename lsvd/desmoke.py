@@ -386,7 +386,11 @@ def main(argv: list[str] | None = None) -> int:
     init_logging(-1 if args.quiet else args.verbose)
     from lsvd.threads import configure_threads
 
-    configure_threads(args.threads)
+    try:
+        configure_threads(args.threads)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         s = desmoke(args.input, args.output, checkpoint=args.checkpoint, preset=args.preset, flow=args.flow,
                     ps_frame=args.ps_frame, mode=args.mode, mask=args.mask, device=args.device, bf16=args.bf16,

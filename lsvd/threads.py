@@ -6,7 +6,7 @@ CPU-limited container) that oversubscribes the cores and training collapses inst
 down (measured on 2 cores: 2 it/s alone, 0.02 it/s beside another heavy job; 0.5 it/s with one
 thread). :func:`configure_threads` therefore uses
 
-    threads = CPUs in this process's affinity mask - CPUs already busy (1-minute load average), >= 1
+    threads = CPUs in this process's affinity mask - CPUs busy with other runnable tasks now, >= 1
 
 in torch and OpenCV, so a loaded machine slows work in proportion. The count is logged and is
 part of every run's provenance: results are reproducible for the same seed *and thread count*, so
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +31,16 @@ def usable_cpus() -> int:
 
 
 def busy_cpus() -> int:
-    """CPUs kept busy by other processes: the 1-minute load average, rounded (0 where unknown)."""
+    """CPUs kept busy by other processes right now: the runnable tasks of ``/proc/loadavg`` minus this one.
+
+    The instantaneous count, not a load average (which lags by minutes and would still count a job
+    that just ended); 0 where unknown.
+    """
     try:
-        return int(round(os.getloadavg()[0]))
-    except (AttributeError, OSError):
+        running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
         return 0
+    return max(0, running - 1)
 
 
 def choose_threads(requested: int | None = None) -> int:

@@ -14,6 +14,8 @@ from lsvd.io.video import write_video
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# Commands called in-process (main([...])) set torch's threads (lsvd.threads); keep the session's count.
+os.environ.setdefault("LSVD_THREADS", str(__import__("torch").get_num_threads()))
 
 #: The real DeSmoke-LAP clips (never committed): ``$LSVD_SHARED_DATA/desmoke-lap``, by default
 #: ``../shared/data/desmoke-lap`` next to the repository.

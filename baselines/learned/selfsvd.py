@@ -48,7 +48,7 @@ class SelfSVDStar(LearnedMethod):
             return ensure_run("cpu-star", data_root, label=self.run_label, progress=progress,
                               overrides={"stage1": str(stage1), **seed})
         return ensure_run(preset, data_root, label=self.run_label, progress=progress,
-                          overrides={"method": "selfsvd_star", "stage1": str(stage1), **seed})
+                          overrides={"method": "selfsvd_star", "stage1": str(stage1), "gan_start": 0, **seed})
 
 
 class SelfSVDNoPS(LearnedMethod):

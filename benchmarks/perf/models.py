@@ -21,6 +21,11 @@ Run: ``python -m benchmarks.perf.models [--quick] [--presets paper,small,tiny] [
   its own flows, also given alone), the discriminator passes (G-step forward+backward into the
   prediction, D-step forward+backward on targets and predictions), the alignment flow on the
   N*T predictions; the rest (losses, warps, optimiser steps, overlap) is ``other``.
+- *CPU training, before vs after* (:func:`bench_training_paths`): today's ``train_step`` against the
+  code path before 2026-12 (kept here as ``_legacy_forward`` / ``_legacy_train_step``: per-frame
+  reconstruction inside the recurrence, the discriminator's real half on all N*T copies of the PS
+  targets, NCHW), from the same weights on the same in-memory batches, timed alternately; it/s of
+  both, the speed-up, and both loss curves with their largest relative gap.
 - *GPU* (only when ``torch.cuda.is_available()``; otherwise the figure says no GPU was measured):
   the paper preset, batch 4 x 5 frames x 256^2, bf16 autocast (``train_step(..., amp_dtype=bf16)``),
   channels_last, ``cudnn.benchmark``; warm-up, then 100 iterations between ``cuda.synchronize()``:
@@ -259,7 +264,7 @@ def _legacy_train_step(batch: dict[str, torch.Tensor], g: torch.nn.Module, d: to
     return {"loss_rec": float(loss_rec), "loss_d": float(loss_d)}
 
 
-def bench_training_paths(iters: int, seed: int = 0) -> dict[str, Any]:
+def bench_training_paths(iters: int, seed: int = 0, quick: bool = False) -> dict[str, Any]:
     """The ``cpu`` preset's iteration, the code path before 2026-12 vs today's, side by side.
 
     Both start from the same weights and train on the same ``iters`` random batches (drawn once,
@@ -268,7 +273,7 @@ def bench_training_paths(iters: int, seed: int = 0) -> dict[str, Any]:
     the first two of each are warm-up. Also returns both loss curves and their largest gap.
     """
     cpu = torch.device("cpu")
-    cfg = load_config("cpu")
+    cfg = load_config("cpu", {"model": "tiny", "crop": 64} if quick else {})
     before = _training_setup(cfg, cpu)
     after = _training_setup(cfg, cpu, channels_last=cfg.channels_last)
     after[0].load_state_dict(before[0].state_dict())
@@ -281,14 +286,17 @@ def bench_training_paths(iters: int, seed: int = 0) -> dict[str, Any]:
             t0 = time.perf_counter()
             if name == "before":
                 values = _legacy_train_step(batch, g, d, opt_g, opt_d, align, weights)
-            else:
+            else:  # as lsvd.train feeds it: the PS frames in channels_last when the networks are
+                if cfg.channels_last:
+                    batch = {**batch, "ps": batch["ps"].contiguous(memory_format=torch.channels_last)}
                 values = train_step(batch, g, d, opt_g, opt_d, align, weights)
             times[name].append(time.perf_counter() - t0)
             curves[name].append(round(values["loss_rec"], 6))
     med = {k: statistics.median(v[2:]) for k, v in times.items()}
     gap = max(abs(a - b) / max(abs(a), 1e-12) for a, b in zip(curves["before"], curves["after"], strict=True))
     return {
-        "config": "preset cpu (lsvd/train/presets/cpu.toml), adversarial term on, random batches in memory",
+        "config": ("preset cpu with the tiny generator at 64^2 (--quick)" if quick else "preset cpu")
+                  + " (lsvd/train/presets/cpu.toml), adversarial term on, random batches in memory",
         "iterations": iters, "channels_last_after": cfg.channels_last,
         "before_it_per_s": _r(1.0 / med["before"], 3), "after_it_per_s": _r(1.0 / med["after"], 3),
         "speedup": _r(med["before"] / med["after"], 2),
@@ -475,7 +483,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
     figures["training_cpu"] = bench_training_cpu(train_iters, 1.0 if args.quick else 10.0,
                                                  0.2 if args.quick else 3.0, quick=args.quick)
     print("training_cpu", figures["training_cpu"], flush=True)
-    figures["training_cpu_before_after"] = bench_training_paths(4 if args.quick else 30)
+    figures["training_cpu_before_after"] = bench_training_paths(4 if args.quick else 30, quick=args.quick)
     print("training_cpu_before_after", {k: v for k, v in figures["training_cpu_before_after"].items()
                                         if not k.startswith("loss_rec_")}, flush=True)
     if torch.cuda.is_available():

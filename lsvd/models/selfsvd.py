@@ -315,9 +315,12 @@ class SelfSVDNet(FlowHolder):
                 hidden = flow_warp(hidden, flows[:, i - 1])
             hidden = hidden + self.backbone["forward_1"](torch.cat([feats[:, i], hidden, refs[:, i]], dim=1))
             hiddens.append(hidden)
-        residual = self._reconstruct(feats.reshape(n * t, -1, hd, wd),
-                                     torch.stack(hiddens, dim=1).reshape(n * t, -1, hd, wd))
-        return {"out": residual.reshape(n, t, c, h, w) + lqs, "ref_feat": ref_feat}
+        if torch.is_grad_enabled():  # training: one batch of N*T frames (faster on CPU; same values)
+            residual = self._reconstruct(feats.reshape(n * t, -1, hd, wd),
+                                         torch.stack(hiddens, dim=1).reshape(n * t, -1, hd, wd)).reshape(n, t, c, h, w)
+        else:  # inference: frame by frame, so the full-resolution tail holds one frame at a time
+            residual = torch.stack([self._reconstruct(feats[:, i], hiddens[i]) for i in range(t)], dim=1)
+        return {"out": residual + lqs, "ref_feat": ref_feat}
 
     def _reconstruct(self, feat: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         """``(N, C, h, w)`` x2 -> residual image ``(N, 3, 4h, 4w)``."""

@@ -61,7 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     init_logging(args.verbose)
     from lsvd.threads import configure_threads
 
-    configure_threads(args.threads)
+    try:
+        configure_threads(args.threads)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.list_presets:
         print("\n".join(list_presets()))
         return 0

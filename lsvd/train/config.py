@@ -72,7 +72,9 @@ class TrainConfig:
     w_rec: float = 1.0  #: aligned L1 weight
     w_gan: float = 1.0  #: LSGAN generator weight
     w_reg: float = 0.05  #: PS-feature regulariser weight
-    gan_start: int = 0  #: iteration at which the adversarial term (and the discriminator's training) starts; 0 = officially
+    #: iteration at which the adversarial term and the discriminator's training start (0 = officially; the
+    #: discriminator's learning rate follows the cosine from iteration 0 all the same)
+    gan_start: int = 0
     upsample_init: str = "kaiming"  #: pixel-shuffle init: kaiming (official) or icnr (no checkerboard at init)
     # bookkeeping
     checkpoint_every: int = 4000
@@ -84,7 +86,7 @@ class TrainConfig:
     deterministic: bool = False  #: deterministic algorithms (bitwise-reproducible on CPU)
     device: str = "auto"  #: auto (cuda if available), cpu, cuda, cuda:1
     amp: str = "auto"  #: auto (bf16 on CUDA, off on CPU), bf16, off
-    channels_last: bool = True  #: channels_last memory format (faster on CUDA and on CPU: see benchmarks/perf/models.py)
+    channels_last: bool = True  #: channels_last memory format (CUDA and CPU; benchmarks/perf/models.py)
 
     @property
     def cosine_period(self) -> int:

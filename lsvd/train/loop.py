@@ -19,6 +19,7 @@ import math
 import os
 import random
 import time
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -395,12 +396,15 @@ def _train(cfg: TrainConfig | None, run_dir: str | os.PathLike[str], *, resume: 
                                  amp_dtype=dtype, adversarial=iteration >= cfg.gan_start)
         lrs = (opt_g.param_groups[0]["lr"], opt_d.param_groups[0]["lr"])  # the rates this iteration used
         sched_g.step()
-        sched_d.step()
+        with warnings.catch_warnings():  # before gan_start D takes no step; its rate follows the iteration anyway
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
+            sched_d.step()
         iteration += 1
         bar.update(1)
         record = logger.add(iteration, last_values, lrs)
         if record is not None and not bar.disable:
-            bar.set_postfix(rec=f"{record['loss_rec']:.4f}", d=f"{record.get('loss_d', float('nan')):.3f}", its=record["it_per_s"])
+            bar.set_postfix(rec=f"{record['loss_rec']:.4f}", d=f"{record.get('loss_d', float('nan')):.3f}",
+                            its=record["it_per_s"])
         elif record is not None:
             log.info("iter %d: %s", iteration, {k: v for k, v in record.items() if k != "iter"})
         if iteration % cfg.checkpoint_every == 0 or iteration == stop:

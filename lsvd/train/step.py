@@ -8,7 +8,9 @@ SelfSVD*, a frozen teacher's clamped output on the PS frame as a one-frame clip)
 * ``L_G = mean((D(out) - 1)^2)`` on the unaligned predictions,
 
 a generator step on ``rec * L_rec + gan * L_G + reg * L_reg`` (D frozen), then a discriminator step
-on ``mean((D(target) - 1)^2) + mean(D(out.detach())^2)``. G first, both every iteration.
+on ``mean((D(target) - 1)^2) + mean(D(out.detach())^2)``. G first, both every iteration, as officially;
+with ``adversarial=False`` (before ``TrainConfig.gan_start``, a small-budget option) only the G step
+without ``L_G``.
 """
 
 from __future__ import annotations

@@ -34,6 +34,22 @@ def test_paper_preset_is_official() -> None:
     assert (cfg.beta1, cfg.beta2, cfg.num_frames) == (0.9, 0.99, 5)
     assert (cfg.w_rec, cfg.w_gan, cfg.w_reg) == (1.0, 1.0, 0.05)
     assert cfg.cosine_period == 100_000
+    assert cfg.gan_start == 0 and cfg.upsample_init == "kaiming"  # the small-budget settings stay out of it
+
+
+def test_cpu_recipe_settings() -> None:
+    """The small-budget recipe (README "Training"): ICNR, adversarial term from halfway at 1/100 weight."""
+    for name, start in (("cpu", 350), ("cpu-long", 900)):
+        cfg = load_config(name)
+        assert (cfg.upsample_init, cfg.gan_start, cfg.w_gan) == ("icnr", start, 0.01)
+        assert cfg.gan_start == cfg.iters // 2 and (cfg.w_rec, cfg.w_reg) == (1.0, 0.05)
+
+
+def test_new_settings_validated() -> None:
+    cfg = load_config("tiny", data="/nonexistent", upsample_init="xavier", gan_start=-1)
+    with pytest.raises(ConfigError) as err:
+        cfg.validate()
+    assert "upsample_init" in str(err.value) and "gan_start" in str(err.value)
 
 
 def test_paper_star_preset() -> None:

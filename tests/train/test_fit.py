@@ -103,8 +103,11 @@ def test_batched_forward_equals_the_per_frame_loop() -> None:
     ps = torch.cat([ps, ps.flip(-1)])
     mask = (torch.rand(2, 4, 1, 8, 8) > 0.5).float()
     with torch.no_grad():
-        torch.testing.assert_close(net(lqs, ps, mask)["out"], _reference_forward(net, lqs, ps, mask),
-                                   rtol=1e-5, atol=1e-6)
+        expected = _reference_forward(net, lqs, ps, mask)
+        per_frame = net(lqs, ps, mask)["out"]  # inference path: the tail frame by frame
+    batched = net(lqs, ps, mask)["out"].detach()  # training path: the tail on N*T frames at once
+    torch.testing.assert_close(per_frame, expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(batched, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_generator_overfits_one_clip_to_its_ps_target() -> None:
