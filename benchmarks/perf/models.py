@@ -22,7 +22,7 @@ Run: ``python -m benchmarks.perf.models [--quick] [--presets paper,small,tiny] [
   prediction, D-step forward+backward on targets and predictions), the alignment flow on the
   N*T predictions; the rest (losses, warps, optimiser steps, overlap) is ``other``.
 - *CPU training, before vs after* (:func:`bench_training_paths`): today's ``train_step`` against the
-  code path before 2026-12 (kept here as ``_legacy_forward`` / ``_legacy_train_step``: per-frame
+  code path before 2026-12 (kept here as ``legacy_forward`` / ``_legacy_train_step``: per-frame
   reconstruction inside the recurrence, the discriminator's real half on all N*T copies of the PS
   targets, NCHW), from the same weights on the same in-memory batches, timed alternately; it/s of
   both, the speed-up, and both loss curves with their largest relative gap.
@@ -215,7 +215,7 @@ def bench_training_cpu(min_iters: int, min_s: float, part_s: float, quick: bool 
 
 
 # ------------------------------------------------------------------ training: before vs after, one run
-def _legacy_forward(net: torch.nn.Module, lqs: torch.Tensor, ps: torch.Tensor,
+def legacy_forward(net: torch.nn.Module, lqs: torch.Tensor, ps: torch.Tensor,
                     mask: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """``SelfSVDNet.forward`` as it was before 2026-12 (commit 8cf021b): PS-feature warps and the
     reconstruction (x4 pixel-shuffle tail at full resolution) run frame by frame inside the recurrence."""
@@ -248,7 +248,7 @@ def _legacy_train_step(batch: dict[str, torch.Tensor], g: torch.nn.Module, d: to
     n, t, c, h, w = lqs.shape
     targets = ps[:, None].expand(n, t, c, h, w).reshape(n * t, c, h, w)
     d.requires_grad_(False)
-    result = _legacy_forward(g, lqs, ps, mask)
+    result = legacy_forward(g, lqs, ps, mask)
     out = result["out"].reshape(n * t, c, h, w)
     loss_rec = aligned_l1(out, targets, align)
     loss_g = weights.rec * loss_rec + weights.gan * lsgan_g(d(out)) + weights.reg * feature_l1(result["ref_feat"])

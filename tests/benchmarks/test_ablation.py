@@ -46,3 +46,21 @@ def test_bad_arguments_are_errors(capsys: pytest.CaptureFixture) -> None:
     assert "comma-separated integers" in capsys.readouterr().err
     assert main(["--methods", "selfsvd,nonsense", "--seeds", "0"]) == 2
     assert "nonsense" in capsys.readouterr().err
+
+
+def test_ablation_end_to_end_on_the_tiny_root(tiny_synthetic_root, tmp_path, monkeypatch) -> None:
+    """Two methods x two seeds with the tiny preset: one tidy row per (method, seed, metric), and a report."""
+    from benchmarks.ablation import REPORT, TABLE, run_ablation
+
+    monkeypatch.setenv("LSVD_HOME", str(tmp_path / "home"))
+    out = tmp_path / "ablation"
+    table = run_ablation(data=str(tiny_synthetic_root), methods=("selfsvd", "selfsvd_no_gan"), seeds=(0, 1),
+                         preset="tiny", metrics=("psnr", "periodic_energy"), results=str(out), progress=False)
+    assert len(table) == 3 * 2 * 2 and table["value"].notna().all()
+    assert set(table["method"]) == {"identity", "selfsvd", "selfsvd_no_gan"}
+    runs = sorted(p.name.split("-tiny-")[0] for p in (tmp_path / "home" / "runs").iterdir())
+    assert runs == ["selfsvd", "selfsvd-seed1", "selfsvd_no_gan", "selfsvd_no_gan-seed1"]  # one run per seed
+    seeds = table[table["method"] == "selfsvd"].pivot(index="metric", columns="seed", values="value")
+    assert seeds.loc["psnr", 0] != seeds.loc["psnr", 1]  # the seed reached the training
+    assert pd.read_parquet(out / TABLE).equals(table)
+    assert "selfsvd_no_gan" in (out / REPORT).read_text() and (out / "seed1" / "LEADERBOARD.md").is_file()

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from benchmarks.metrics.artifacts import periodic_energy
-from lsvd.flow.base import create_flow, flow_warp
+from benchmarks.perf.models import legacy_forward  # the per-frame loop of spec §3.4, as the code was
+from lsvd.flow.base import create_flow
 from lsvd.models import PatchDiscriminator, build_selfsvd
 from lsvd.models.selfsvd import PixelShufflePack, SelfSVDNet, init_upsamplers
 from lsvd.train.step import train_step
@@ -77,23 +78,6 @@ def test_icnr_is_conv_then_nearest_upsampling() -> None:
         init_upsamplers(up, "xavier")
 
 
-def _reference_forward(net: SelfSVDNet, lqs: torch.Tensor, ps: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The spec's per-frame loop (spec §3.4 steps 3-6), written plainly."""
-    n, t, c, h, w = lqs.shape
-    ref_flows, flows = net.compute_flows(lqs, ps)
-    feats = net.feat_extract(lqs.reshape(n * t, c, h, w)).reshape(n, t, -1, h // 4, w // 4)
-    ref_feat = net.ref_feat_extract(ps)
-    hidden = feats.new_zeros(n, net.mid_channels, h // 4, w // 4)
-    outs = []
-    for i in range(t):
-        if i > 0:
-            hidden = flow_warp(hidden, flows[:, i - 1])
-        ref_i = flow_warp(ref_feat, ref_flows[:, i]) * (1.0 - mask[:, i])
-        hidden = hidden + net.backbone["forward_1"](torch.cat([feats[:, i], hidden, ref_i], dim=1))
-        outs.append(net._reconstruct(feats[:, i], hidden) + lqs[:, i])
-    return torch.stack(outs, dim=1)
-
-
 def test_batched_forward_equals_the_per_frame_loop() -> None:
     torch.manual_seed(0)
     net = build_selfsvd("tiny")
@@ -103,7 +87,7 @@ def test_batched_forward_equals_the_per_frame_loop() -> None:
     ps = torch.cat([ps, ps.flip(-1)])
     mask = (torch.rand(2, 4, 1, 8, 8) > 0.5).float()
     with torch.no_grad():
-        expected = _reference_forward(net, lqs, ps, mask)
+        expected = legacy_forward(net, lqs, ps, mask)["out"]
         per_frame = net(lqs, ps, mask)["out"]  # inference path: the tail frame by frame
     batched = net(lqs, ps, mask)["out"].detach()  # training path: the tail on N*T frames at once
     torch.testing.assert_close(per_frame, expected, rtol=1e-5, atol=1e-6)
