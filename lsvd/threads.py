@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -30,17 +31,22 @@ def usable_cpus() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def busy_cpus() -> int:
-    """CPUs kept busy by other processes right now: the runnable tasks of ``/proc/loadavg`` minus this one.
+def busy_cpus(samples: int = 5, interval_s: float = 0.05) -> int:
+    """CPUs kept busy by other processes now: runnable tasks in ``/proc/loadavg`` minus this one.
 
-    The instantaneous count, not a load average (which lags by minutes and would still count a job
-    that just ended); 0 where unknown.
+    The fewest over ``samples`` readings ``interval_s`` apart, so that a short-lived process (a
+    shell command) is not counted; not a load average, which lags by minutes and would still count
+    a job that just ended. 0 where unknown.
     """
-    try:
-        running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
-    except (OSError, IndexError, ValueError):
-        return 0
-    return max(0, running - 1)
+    counts = []
+    for k in range(samples):
+        if k:
+            time.sleep(interval_s)
+        try:
+            counts.append(int(Path("/proc/loadavg").read_text().split()[3].split("/")[0]))
+        except (OSError, IndexError, ValueError):
+            return 0
+    return max(0, min(counts) - 1)
 
 
 def choose_threads(requested: int | None = None) -> int:
