@@ -102,7 +102,7 @@ def render(table: pd.DataFrame, metrics: tuple[str, ...], preset: str) -> str:
     key = metrics[0]
     order = stats[stats["metric"] == key].set_index("method")["mean"]
     learned = order.drop("identity", errors="ignore").sort_values(ascending=not direction[key])
-    names = list(learned.index) + (["identity"] if "identity" in order.index else [])
+    names = list(dict.fromkeys([*learned.index] + (["identity"] if "identity" in order.index else [])))
     cell = stats.set_index(["method", "metric"])
     n = int(table["seed"].nunique())
     head = "| method | " + " | ".join(f"{m} {'↑' if direction[m] else '↓'}" for m in metrics) + " |"
