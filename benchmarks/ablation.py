@@ -25,6 +25,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+
+from lsvd.threads import add_threads_argument, configure_threads_or_report
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", default=",".join(TRUTH_METRICS), help="comma-separated metrics")
     p.add_argument("--split", default="test")
     p.add_argument("--results", default="results/ablation", help="output folder (default results/ablation)")
-    p.add_argument("--threads", type=int, help="CPU threads (default: see lsvd.threads)")
+    add_threads_argument(p)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
@@ -141,14 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.run import BenchmarkError
     from lsvd.logging_utils import init_logging
-    from lsvd.threads import configure_threads
 
     args = build_parser().parse_args(argv)
     init_logging(args.verbose)
-    try:
-        configure_threads(args.threads)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if not configure_threads_or_report(args.threads):
         return 2
     try:
         seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())

@@ -38,6 +38,8 @@ import json
 import logging
 import os
 import sys
+
+from lsvd.threads import add_threads_argument, configure_threads_or_report
 import time
 from pathlib import Path
 from typing import Any
@@ -487,8 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not save preview videos and sample frames for reports (python -m reports.build)")
     p.add_argument("--list-methods", action="store_true")
     p.add_argument("--list-metrics", action="store_true")
-    p.add_argument("--threads", type=int, help="CPU threads (default: the CPUs this process may use that are not busy;"
-                                               " see lsvd.threads)")
+    add_threads_argument(p)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
@@ -499,12 +500,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     init_logging(args.verbose)
-    from lsvd.threads import configure_threads
-
-    try:
-        configure_threads(args.threads)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if not configure_threads_or_report(args.threads):
         return 2
     if args.list_methods:
         from benchmarks.methods import METHODS

@@ -41,6 +41,8 @@ import argparse
 import logging
 import math
 import sys
+
+from lsvd.threads import add_threads_argument, configure_threads_or_report
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -374,8 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="count", default=0)
     p.add_argument("-q", "--quiet", action="store_true")
-    p.add_argument("--threads", type=int, help="CPU threads (default: the CPUs this process may use that are not busy;"
-                                               " see lsvd.threads)")
+    add_threads_argument(p)
     return p
 
 
@@ -384,12 +385,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     init_logging(-1 if args.quiet else args.verbose)
-    from lsvd.threads import configure_threads
-
-    try:
-        configure_threads(args.threads)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if not configure_threads_or_report(args.threads):
         return 2
     try:
         s = desmoke(args.input, args.output, checkpoint=args.checkpoint, preset=args.preset, flow=args.flow,

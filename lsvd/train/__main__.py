@@ -25,6 +25,8 @@ import argparse
 import json
 import sys
 
+from lsvd.threads import add_threads_argument, configure_threads_or_report
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lsvd.train", description=__doc__,
@@ -42,8 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N (shortcut for --set device=...)")
     p.add_argument("--list-presets", action="store_true", help="list the built-in presets and exit")
     p.add_argument("--show-config", action="store_true", help="print the resolved configuration and exit")
-    p.add_argument("--threads", type=int, help="CPU threads (default: the CPUs this process may use that are not busy;"
-                                               " see lsvd.threads)")
+    add_threads_argument(p)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
@@ -59,12 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     init_logging(args.verbose)
-    from lsvd.threads import configure_threads
-
-    try:
-        configure_threads(args.threads)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if not configure_threads_or_report(args.threads):
         return 2
     if args.list_presets:
         print("\n".join(list_presets()))
