@@ -25,12 +25,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-
-from lsvd.threads import add_threads_argument, configure_threads_or_report
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from lsvd.threads import add_threads_argument, configure_threads_or_report
 
 log = logging.getLogger("benchmarks.ablation")
 
@@ -51,8 +51,8 @@ def run_ablation(*, data: str | None = None, methods: tuple[str, ...] = ABLATION
 
     if not seeds:
         raise BenchmarkError("--seeds: expected at least one seed, e.g. --seeds 0,1,2")
-    from benchmarks.metrics.base import list_metrics
     from benchmarks.methods import list_methods
+    from benchmarks.metrics.base import list_metrics
 
     unknown = [m for m in methods if m not in list_methods()] + [m for m in metrics if m not in list_metrics()]
     if unknown or not metrics:

@@ -61,6 +61,10 @@ class MethodFailure(RuntimeError):
     """A method crashed or returned unusable outputs on a clip (the reason is the message)."""
 
 
+class ClipUnreadable(RuntimeError):
+    """A clip's input (frames, masks, references) could not be read: no method can be scored on it."""
+
+
 def metric_key(metric: Metric, method_key: str, clip_fingerprint: str, flow: str) -> str:
     """Hash of everything a cached value depends on."""
     payload = {"metric": metric.describe(), "method": method_key, "clip": clip_fingerprint, "flow": flow,
@@ -118,12 +122,22 @@ def _frame_values(metric: Metric, outputs: np.ndarray, clip: Clip, refs: Referen
 
 
 def _read_cache(path: Path) -> pd.DataFrame:
-    if path.is_file():
+    """The cached rows of one (method, clip); a missing or unreadable file is an empty cache (recomputed)."""
+    empty = pd.DataFrame(columns=[*ROW_COLUMNS, "key", "error"])
+    if not path.is_file():
+        return empty
+    try:
         cached = pd.read_parquet(path)
-        if "error" not in cached.columns:
-            cached["error"] = ""
-        return cached
-    return pd.DataFrame(columns=[*ROW_COLUMNS, "key", "error"])
+    except Exception as exc:  # truncated or foreign file: the scores are recomputed and the file replaced
+        log.warning("%s: unreadable cache file (%s: %s); recomputing it", path, type(exc).__name__, exc)
+        return empty
+    missing = {*ROW_COLUMNS, "key"} - set(cached.columns)
+    if missing:
+        log.warning("%s: cache file lacks columns %s; recomputing it", path, sorted(missing))
+        return empty
+    if "error" not in cached.columns:
+        cached["error"] = ""
+    return cached
 
 
 def _split_errors(rows: pd.DataFrame, errors: dict[str, str] | None) -> pd.DataFrame:
@@ -165,8 +179,11 @@ def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, cl
     """
     import time
 
+    from lsvd.io.paths import check_name, inside
+
     # a folder name on every OS: "external:CycleGAN" -> "external_CycleGAN" (plain names are unchanged)
-    path = cache_dir / re.sub(r"[^\w.+-]", "_", method.name) / split / f"{clip_id}.parquet"
+    path = inside(cache_dir, re.sub(r"[^\w.+-]", "_", method.name), check_name(split, "split"),
+                  check_name(clip_id, "clip_id") + ".parquet")
     cached = _read_cache(path)
     keys = {m.name: metric_key(m, method.cache_key(), clip_fingerprint, flow_name) for m in metrics}
     have = cached[cached["key"].isin(keys.values())]

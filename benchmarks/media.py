@@ -44,7 +44,10 @@ def method_dir_name(method: str) -> str:
 
 
 def clip_media_dir(results: str | Path, split: str, clip_id: str) -> Path:
-    return Path(results) / MEDIA_DIR / split / clip_id
+    """``RESULTS/media/<split>/<clip_id>``; :class:`~lsvd.io.paths.UnsafePathError` if the names would leave it."""
+    from lsvd.io.paths import check_name, inside
+
+    return inside(results, MEDIA_DIR, check_name(split, "split"), check_name(clip_id, "clip_id"))
 
 
 def sample_frames(frame_numbers: np.ndarray, smoky: np.ndarray | None, smoke_score: np.ndarray | None,

@@ -28,6 +28,11 @@ clip and method, see :mod:`benchmarks.media`; ``--no-media`` skips them) and ``r
 machines write into copies of the same ``results`` folder and a final ``--merge`` run (with the
 caches copied together, and their ``media`` and ``runs`` folders for reports) builds the tables
 without computing anything.
+
+Faults stay local: a method that crashes or returns unusable outputs on a clip is recorded as
+``failed`` (with the clip and the reason) and still scored on the other clips (``clips.parquet``);
+a clip whose input cannot be read (a corrupt frame) is scored for no method and named in every
+row's ``note``. Either makes the command exit with 1; a bad command or dataset root, with 2.
 """
 
 from __future__ import annotations
@@ -38,8 +43,6 @@ import json
 import logging
 import os
 import sys
-
-from lsvd.threads import add_threads_argument, configure_threads_or_report
 import time
 from pathlib import Path
 from typing import Any
@@ -48,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.leaderboard import DEFAULT_METRICS, EFFICIENCY_METRICS
+from lsvd.threads import add_threads_argument, configure_threads_or_report
 
 log = logging.getLogger("benchmarks.run")
 
@@ -208,6 +212,15 @@ class _ClipSource:
         return all(p is not None for p in clip.clean_paths)
 
     def load(self, clip_id: str) -> tuple[Any, Any]:
+        """The clip and its references; :class:`~benchmarks.evaluate.ClipUnreadable` if a file cannot be read."""
+        from benchmarks.evaluate import ClipUnreadable
+
+        try:
+            return self._load(clip_id)
+        except Exception as exc:  # a corrupt frame, mask or reference: this clip cannot be scored
+            raise ClipUnreadable(f"{type(exc).__name__}: {exc}") from exc
+
+    def _load(self, clip_id: str) -> tuple[Any, Any]:
         from benchmarks.evaluate import References
         from benchmarks.methods import Clip
         from lsvd.io.images import read_rgb
@@ -266,7 +279,7 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
     import torch
 
     import lsvd
-    from benchmarks.evaluate import MethodFailure, evaluate_clip
+    from benchmarks.evaluate import ClipUnreadable, MethodFailure, evaluate_clip
     from benchmarks.leaderboard import (
         LEADERBOARD_FILE,
         LEADERBOARD_MD,
@@ -318,6 +331,8 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
     media_writer = MediaWriter(results_dir, split, manifest) if media and not merge else None
 
     frames_parts, failures, timings, efficiency, method_info, notes = [], {}, [], {}, {}, {}
+    clip_failures: dict[str, dict[str, str]] = {}  # method -> clip -> why the method failed on it
+    unreadable: dict[str, str] = {}  # clip -> why its input cannot be read (no method is scored on it)
     metric_errors: dict[str, dict[str, str]] = {}  # method -> metric -> why it could not be computed
     labels: list[str] = []  # the leaderboard names: method.name (external:DIR -> external:<DIR's name>)
     for spec in methods:
@@ -361,18 +376,28 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
             try:
                 rows, secs = evaluate_clip(method, split, loader, clip_id, fingerprints[clip_id], usable,
                                            flow_backend, flow, cache_dir, errors=errors, media=media_writer)
-            except MethodFailure as exc:
-                failures[name] = f"clip {clip_id}: {exc}"
+            except ClipUnreadable as exc:
+                if clip_id not in unreadable:
+                    log.error("clip %s cannot be read, so no method is scored on it: %s", clip_id, exc)
+                unreadable.setdefault(clip_id, str(exc))
+                continue
+            except MethodFailure as exc:  # recorded for this clip; the method goes on with the others
+                clip_failures.setdefault(name, {})[clip_id] = str(exc)
                 log.error("%s failed on %s: %s", name, clip_id, exc)
-                break
+                continue
             parts.append(rows)
             for metric, why in errors.items():
                 metric_errors.setdefault(name, {}).setdefault(metric, f"could not be computed on clip {clip_id}: {why}")
             if secs is not None:
                 n = int(rows["frame_number"].nunique()) if len(rows) else 0
                 frames_done, seconds = frames_done + n, seconds + secs
-        if name not in failures:
-            frames_parts.extend(parts)
+        frames_parts.extend(parts)  # a method that failed on some clips keeps its scores of the others
+        if name in clip_failures:
+            failed = clip_failures[name]
+            first = next(iter(failed))
+            failures[name] = (f"failed on {len(failed)} of {len(clip_ids)} clip(s) (scores of the others are in "
+                              f"clips.parquet); clip {first}: {failed[first]}")
+        else:
             if method.kind == "external":  # reading files says nothing of how fast the method desmokes
                 timings.append({"method": name, "split": split, "device": "", "frames": frames_done,
                                 "seconds": float("nan"), "fps": float("nan")})
@@ -386,8 +411,16 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
                 except Exception as exc:  # counting must not sink the benchmark
                     log.warning("%s: no parameter / MAC count (%s)", name, exc)
 
+    if unreadable:  # every method is scored on the same clips
+        frames_parts = [part[~part["clip_id"].isin(unreadable)] for part in frames_parts]
+        first = min(unreadable)
+        note = (f"{len(unreadable)} clip(s) not scored for any method, their input being unreadable: "
+                f"{', '.join(sorted(unreadable))} (clip {first}: {unreadable[first]})")
+        for name in labels:
+            notes[name] = "; ".join(filter(None, [notes.get(name), note]))
     if num_shards > 1:
-        return {"leaderboard": None, "shard": shard_index, "clips": clip_ids, "failures": failures}
+        return {"leaderboard": None, "shard": shard_index, "clips": clip_ids, "failures": failures,
+                "unreadable": unreadable}
 
     frames = pd.concat(frames_parts, ignore_index=True) if frames_parts else pd.DataFrame(
         columns=["method", "split", "clip_id", "frame_number", "metric", "value"])
@@ -441,7 +474,7 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
         update_table(results_dir / METHODS_FILE, method_table(method_info, split), ["method", "split"])
     write_text(results_dir / LEADERBOARD_MD, render_markdown(table))
     return {"leaderboard": table, "board": board, "failures": failures, "missing": missing, "results": results_dir,
-            "timings": timings, "data": str(root), "notes": notes}
+            "timings": timings, "data": str(root), "notes": notes, "unreadable": unreadable}
 
 
 #: The leaderboard ``note`` of a method that reads SelfSVD masks but ran without them (``--no-masks``).
@@ -536,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     if out["leaderboard"] is None:
         print(f"shard {out['shard']}: {len(out['clips'])} clip(s) scored into the cache; run with --merge when every "
               "shard is done")
-        return 0 if not out["failures"] else 1
+        return 0 if not (out["failures"] or out["unreadable"]) else 1
     print((out["results"] / "LEADERBOARD.md").read_text())
     for name, why in sorted(out["missing"].items()):
         print(f"missing  {name}: {why}")
@@ -545,8 +578,10 @@ def main(argv: list[str] | None = None) -> int:
     for t in out["timings"]:
         if t["device"]:
             print(f"speed    {t['method']}: {t['fps']} frames/s on {t['device']} ({t['frames']} frames)")
+    for clip_id, why in sorted(out["unreadable"].items()):
+        print(f"skipped  clip {clip_id} for every method, its input being unreadable: {why}")
     print(f"results  {out['results']} ({time.perf_counter() - t0:.0f} s)")
-    return 0 if not out["failures"] else 1
+    return 0 if not (out["failures"] or out["unreadable"]) else 1
 
 
 if __name__ == "__main__":

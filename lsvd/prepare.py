@@ -18,11 +18,13 @@ Bad inputs are skipped and listed in ``meta/report.json``; ``--strict`` fails in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +33,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from lsvd.constants import (
+    CLIPS_FILE,
     INFO_FILE,
     REPORT_FILE,
     SOURCE_LSVD,
@@ -40,7 +43,7 @@ from lsvd.constants import (
     lsvd_home,
 )
 from lsvd.data.lsvd_layout import IndexResult, index_lsvd
-from lsvd.data.manifest import Manifest, ManifestError, write_manifest
+from lsvd.data.manifest import Manifest, ManifestError, refuse_newer_format, root_lock, write_manifest
 from lsvd.data.problems import BadInputError, ProblemLog
 from lsvd.io.atomic import write_json
 
@@ -80,22 +83,53 @@ class PrepareSummary:
         return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _writing(root: Path, source_kind: str, force: bool) -> Iterator[tuple[pd.DataFrame, pd.DataFrame] | None]:
+    """Hold the root's write lock and yield its last manifest rows (``None`` when there are none).
+
+    Refuses a root of another source kind (unless ``force``) and a root of a newer format; a root
+    whose ``meta/info.json`` or manifests are unreadable is indexed from scratch, which repairs it.
+    """
+    with root_lock(root, "prepare"):
+        yield _previous(root, source_kind, force)
+
+
 def _previous(root: Path, source_kind: str, force: bool) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """The root's last manifest rows, after checking the root belongs to this source kind."""
-    if not (root / INFO_FILE).exists():
+    info_path = root / INFO_FILE
+    if not info_path.exists():
+        return None
+    try:
+        info = json.loads(info_path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        info = None
+        log.warning("%s is unreadable (%s); indexing from scratch, which rewrites it", info_path, exc)
+    if isinstance(info, dict):
+        refuse_newer_format(info, str(info_path))
+        kind = (info.get("source") or {}).get("kind")
+    else:
+        kind = _kind_from_clips(root)
+    if kind is not None and kind != source_kind and not force:
+        raise ManifestError(
+            f"{root} holds a dataset prepared from a {kind!r} source, not {source_kind!r}; "
+            "use another --root (one source per root), or --force to replace it"
+        )
+    if not isinstance(info, dict):
         return None
     try:
         manifest = Manifest.load(root)
     except ManifestError as exc:
         log.warning("previous manifest not reusable (%s); indexing from scratch", exc)
         return None
-    kind = manifest.info.get("source", {}).get("kind")
-    if kind != source_kind and not force:
-        raise ManifestError(
-            f"{root} holds a dataset prepared from a {kind!r} source, not {source_kind!r}; "
-            "use another --root (one source per root), or --force to replace it"
-        )
     return manifest.clips, manifest.frames
+
+
+def _kind_from_clips(root: Path) -> str | None:
+    """The source kind recorded in ``clips.parquet`` (when ``info.json`` is lost), if readable and single."""
+    try:
+        kinds = set(pd.read_parquet(root / CLIPS_FILE, columns=["source"])["source"].dropna())
+    except Exception:  # missing or corrupt too: nothing to protect
+        return None
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 def _fill_smoke_scores(frames: pd.DataFrame, root: Path, progress: bool) -> pd.DataFrame:
@@ -142,15 +176,16 @@ def prepare_lsvd(src: str | Path, root: str | Path, *, strict: bool = False, has
     """Index an official LSVD tree in place (see :mod:`lsvd.data.lsvd_layout`)."""
     t0 = time.perf_counter()
     src, root = Path(src).expanduser().resolve(), Path(root).expanduser().resolve()
-    previous = _previous(root, SOURCE_LSVD, force)
-    problems = ProblemLog(strict=strict)
-    kw = {"licence": licence} if licence else {}
-    result = index_lsvd(src, root, problems, previous=previous, hash_files=hash_files, progress=progress, **kw)
-    if smoke_scores and not result.clips.empty:
-        result.frames = _fill_smoke_scores(result.frames, root, progress)
-    source = {"kind": SOURCE_LSVD, "uri": src.as_posix(), "description": "official LSVD folder layout, "
-              "indexed in place (frame 0 of each clip is its PS frame)", "hashed": hash_files}
-    return _finish(root, result, problems, source, previous, t0)
+    with _writing(root, SOURCE_LSVD, force) as previous:
+        problems = ProblemLog(strict=strict)
+        kw = {"licence": licence} if licence else {}
+        result = index_lsvd(src, root, problems, previous=previous, hash_files=hash_files, progress=progress, **kw)
+        if smoke_scores and not result.clips.empty:
+            result.frames = _fill_smoke_scores(result.frames, root, progress)
+        source = {"kind": SOURCE_LSVD, "uri": src.as_posix(), "inputs": [src.as_posix()],
+                  "description": "official LSVD folder layout, indexed in place (frame 0 of each clip is its PS "
+                  "frame)", "hashed": hash_files}
+        return _finish(root, result, problems, source, previous, t0)
 
 
 def prepare_synthetic(root: str | Path, *, preset: str = "default", seed: int | None = None,
@@ -163,25 +198,25 @@ def prepare_synthetic(root: str | Path, *, preset: str = "default", seed: int | 
     if preset not in PRESETS:
         raise ValueError(f"unknown synthetic preset {preset!r}; choose one of {sorted(PRESETS)}")
     config = PRESETS[preset] if seed is None else dataclasses.replace(PRESETS[preset], seed=seed)
-    previous = _previous(root, SOURCE_SYNTHETIC, force)
-    gen_dir = root / SYNTHETIC_DIR
-    clips_meta = {c.name: c for c in generate(gen_dir, config, progress=progress)}
-    problems = ProblemLog(strict=strict)
-    result = index_lsvd(gen_dir, root, problems, previous=previous, licence="CC0-1.0", progress=progress)
-    meta = json.loads((gen_dir / "synthetic.json").read_text())
-    uri = f"lsvd.data.synthetic?preset={preset}&seed={config.seed}&version={meta['version']}"
-    c = result.clips
-    if not c.empty:
-        c["source"] = SOURCE_SYNTHETIC
-        c["source_uri"] = uri
-        c["smoke_onset_index"] = [clips_meta[i].onset_index for i in c["clip_id"]]
-        c["onset_source"] = "synthetic"
-        result.frames = _fill_smoke_scores(result.frames, root, progress)
-    source = {"kind": SOURCE_SYNTHETIC, "uri": uri, "description": "built-in synthetic mini-LSVD: rendered "
-              "laparoscopic-like clips with smoke composed by I = J*t + A*(1-t); clean frames and density "
-              "included", "config": dataclasses.asdict(config), "preset": preset}
-    return _finish(root, result, problems, source, previous, t0,
-                   extras={"contact sheet": str(gen_dir / "contact_sheet.png")})
+    with _writing(root, SOURCE_SYNTHETIC, force) as previous:
+        gen_dir = root / SYNTHETIC_DIR
+        clips_meta = {c.name: c for c in generate(gen_dir, config, progress=progress)}
+        problems = ProblemLog(strict=strict)
+        result = index_lsvd(gen_dir, root, problems, previous=previous, licence="CC0-1.0", progress=progress)
+        meta = json.loads((gen_dir / "synthetic.json").read_text())
+        uri = f"lsvd.data.synthetic?preset={preset}&seed={config.seed}&version={meta['version']}"
+        c = result.clips
+        if not c.empty:
+            c["source"] = SOURCE_SYNTHETIC
+            c["source_uri"] = uri
+            c["smoke_onset_index"] = [clips_meta[i].onset_index for i in c["clip_id"]]
+            c["onset_source"] = "synthetic"
+            result.frames = _fill_smoke_scores(result.frames, root, progress)
+        source = {"kind": SOURCE_SYNTHETIC, "uri": uri, "description": "built-in synthetic mini-LSVD: rendered "
+                  "laparoscopic-like clips with smoke composed by I = J*t + A*(1-t); clean frames and density "
+                  "included", "config": dataclasses.asdict(config), "preset": preset}
+        return _finish(root, result, problems, source, previous, t0,
+                       extras={"contact sheet": str(gen_dir / "contact_sheet.png")})
 
 
 def prepare_videos(paths: list[str | Path], root: str | Path, *, strict: bool = False, force: bool = False,
@@ -192,14 +227,15 @@ def prepare_videos(paths: list[str | Path], root: str | Path, *, strict: bool = 
     t0 = time.perf_counter()
     root = Path(root).expanduser().resolve()
     opts = VideoOptions(**options)
-    previous = _previous(root, SOURCE_VIDEO, force)
-    problems = ProblemLog(strict=strict)
-    result = index_videos([Path(p) for p in paths], root, problems, opts, previous=previous, progress=progress)
-    source = {"kind": SOURCE_VIDEO, "uri": ", ".join(Path(p).expanduser().resolve().as_posix() for p in paths),
-              "description": "raw videos: PS frames and smoke onsets "
-              + ("given by the user" if opts.onsets else "detected with lsvd.data.smoke"),
-              "options": opts.to_json()}
-    return _finish(root, result, problems, source, previous, t0)
+    with _writing(root, SOURCE_VIDEO, force) as previous:
+        problems = ProblemLog(strict=strict)
+        result = index_videos([Path(p) for p in paths], root, problems, opts, previous=previous, progress=progress)
+        inputs = [Path(p).expanduser().resolve().as_posix() for p in paths]
+        source = {"kind": SOURCE_VIDEO, "uri": ", ".join(inputs), "inputs": inputs,
+                  "description": "raw videos: PS frames and smoke onsets "
+                  + ("given by the user" if opts.onsets else "detected with lsvd.data.smoke"),
+                  "options": opts.to_json()}
+        return _finish(root, result, problems, source, previous, t0)
 
 
 def synthetic_root(preset: str = "default", seed: int | None = None) -> Path:

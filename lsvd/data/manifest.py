@@ -10,15 +10,19 @@ A dataset root written by ``python -m lsvd.prepare`` holds::
 
 All three manifest files carry the same ``manifest_id`` (a content hash): a reader that finds
 different ids knows a write was interrupted between files and says to re-run ``prepare``.
-Frame ``path`` s are relative to the root, or absolute for sources indexed in place outside it.
+Frame ``path`` s are relative to the root, or absolute for sources indexed in place outside it;
+:func:`check_root_safety` refuses any other path leading outside the root, and names unfit for
+folders, on reading and on writing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,8 +39,11 @@ from lsvd.constants import (
     INFO_FILE,
     MANIFEST_ID_KEY,
     PATH_TEMPLATES,
+    SOURCE_LSVD,
+    SOURCE_VIDEO,
 )
 from lsvd.io.atomic import atomic_path, write_json
+from lsvd.io.paths import unsafe_name_reason
 
 CLIP_SCHEMA = pa.schema(
     [
@@ -124,7 +131,66 @@ COLUMN_DOCS: dict[str, str] = {
 
 
 class ManifestError(ValueError):
-    """A dataset root that cannot be read: missing, inconsistent or of an unknown format."""
+    """A dataset root that cannot be read: missing, inconsistent, unsafe or of an unknown format."""
+
+
+#: Manifest columns holding paths (relative to the root unless absolute), per table.
+PATH_COLUMNS = {"clips": ("metric_ref_path",), "frames": ("path", "mask_path", "clean_path", "density_path")}
+#: Manifest columns whose values become folder names (``masks/<clip_id>/``, ``media/<split>/<clip_id>/``).
+NAME_COLUMNS = ("clip_id", "split")
+
+
+def in_place_sources(info: dict[str, Any]) -> list[str]:
+    """Absolute files or folders a root was indexed from in place (LSVD trees, videos); else ``[]``."""
+    source = info.get("source") or {}
+    if source.get("kind") not in (SOURCE_LSVD, SOURCE_VIDEO):
+        return []
+    inputs = source.get("inputs") or [u for u in str(source.get("uri") or "").split(", ") if u]
+    return [os.path.normpath(p) for p in inputs if isinstance(p, str) and os.path.isabs(p)]
+
+
+def _under(path: str, base: str) -> bool:
+    return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def check_root_safety(root: str | os.PathLike[str], info: dict[str, Any], clips: pd.DataFrame,
+                      frames: pd.DataFrame) -> None:
+    """Refuse a root whose names or paths would lead the toolkit outside its folders.
+
+    ``clip_id`` and ``split`` values must be plain names (:func:`lsvd.io.paths.unsafe_name_reason`);
+    every path must resolve (lexically) inside the root, or inside a source the root was indexed
+    from in place (:func:`in_place_sources`). Raises :class:`ManifestError` listing what is wrong.
+    """
+    where = Path(root)
+    bad: list[str] = []
+    for table_name, table in (("clips", clips), ("frames", frames)):
+        for column in NAME_COLUMNS:
+            if column not in table.columns:
+                continue
+            for value in table[column].dropna().unique():
+                if (why := unsafe_name_reason(value)) is not None:
+                    bad.append(f"{table_name}.{column} {value!r}: {why}")
+    base = os.path.normpath(os.path.abspath(where))
+    sources = in_place_sources(info)
+    for table_name, table in (("clips", clips), ("frames", frames)):
+        for column in PATH_COLUMNS[table_name]:
+            if column not in table.columns:
+                continue
+            for value in table[column].dropna().unique():
+                full = os.path.normpath(os.path.join(base, str(value)))
+                if _under(full, base) or any(_under(full, s) for s in sources):
+                    continue
+                held = f"the sources it was indexed from in place ({', '.join(sources)})" if sources else (
+                    f"a source it was indexed from in place (this root's source is "
+                    f"{(info.get('source') or {}).get('kind')!r}, which is not indexed in place)")
+                bad.append(f"{table_name}.{column} {value!r}: points outside the root and outside {held}")
+    if bad:
+        shown = "\n  - ".join(bad[:5]) + (f"\n  ... and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise ManifestError(
+            f"{where}: refusing to use this dataset root: {len(bad)} unsafe name(s) or path(s) in its manifests "
+            f"(the toolkit only reads and writes inside the root and the sources it indexed in place):\n  - {shown}\n"
+            "Re-index the source with `python -m lsvd.prepare --root <new root> ...`; do not edit manifests by hand."
+        )
 
 
 #: Columns that later steps fill in (``lsvd.masks``); rows without them get nulls.
@@ -180,12 +246,16 @@ def write_manifest(
     content equals what is on disk, nothing is rewritten (``changed`` is False).
     """
     root = Path(root)
+    check_root_safety(root, {"source": source}, clips, frames)
     clips = clips.sort_values("clip_id", kind="stable").reset_index(drop=True)
     frames = frames.sort_values(["clip_id", "frame_index"], kind="stable").reset_index(drop=True)
     clip_table, frame_table = _table(clips, CLIP_SCHEMA), _table(frames, FRAME_SCHEMA)
     manifest_id = content_id(clip_table, frame_table)
     info_path = root / INFO_FILE
-    old_info = _read_json(info_path) if info_path.exists() else None
+    try:
+        old_info = _read_json(info_path) if info_path.exists() else None
+    except ManifestError:  # a corrupt info.json is what this write repairs
+        old_info = None
     if old_info is not None and old_info.get("manifest_id") == manifest_id and _ids_on_disk(root) == {manifest_id}:
         return manifest_id, False
     meta = {MANIFEST_ID_KEY: manifest_id.encode()}
@@ -222,9 +292,14 @@ def write_manifest(
 
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ManifestError(f"{path}: unreadable JSON ({exc}); re-run `python -m lsvd.prepare`") from exc
+        info = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        info = exc
+    if not isinstance(info, dict):
+        raise ManifestError(f"{path}: unreadable ({info if isinstance(info, Exception) else 'not a JSON object'}); "
+                            "re-run the `python -m lsvd.prepare` command that made this root, with the same --root: "
+                            "it rewrites meta/info.json")
+    return info
 
 
 def _ids_on_disk(root: Path) -> set[str | None]:
@@ -238,6 +313,21 @@ def _ids_on_disk(root: Path) -> set[str | None]:
     return ids
 
 
+def refuse_newer_format(info: dict[str, Any], where: str) -> None:
+    """Refuse to overwrite a root written in a newer major format, saying how to go on."""
+    version = str(info.get("format_version", "0"))
+    try:
+        newer = int(version.split(".")[0]) > int(FORMAT_VERSION.split(".")[0])
+    except ValueError:
+        newer = False
+    if newer:
+        raise ManifestError(
+            f"{where}: this root is in dataset format {version}, written by lsvd-toolkit "
+            f"{info.get('toolkit_version', '?')}; this toolkit ({__version__}) writes format {FORMAT_VERSION} and will "
+            "not overwrite a newer one. Upgrade the toolkit to use this root, or prepare into another --root."
+        )
+
+
 def check_format_version(version: str, where: str) -> None:
     """Refuse a dataset whose major format version differs from ours, saying how to migrate."""
     major = str(version).split(".")[0]
@@ -249,6 +339,35 @@ def check_format_version(version: str, where: str) -> None:
             "(`python -m lsvd.prepare --root <new root> ...`), or install the toolkit version that wrote it "
             "(see toolkit_version in meta/info.json)."
         )
+
+
+#: Held while a command writes the root's manifests (``prepare``, ``masks``); see :func:`root_lock`.
+LOCK_FILE = "meta/.lock"
+
+
+@contextlib.contextmanager
+def root_lock(root: str | os.PathLike[str], command: str) -> Iterator[None]:
+    """Hold the root's write lock while ``command`` runs; a second writer fails at once.
+
+    The lock is an OS file lock (released when its process ends, even on ``kill -9``), so a
+    lock that is held means another process is writing now. Raises :class:`ManifestError`.
+    """
+    from filelock import FileLock, Timeout
+
+    path = Path(root) / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path, timeout=0, thread_local=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ManifestError(
+            f"{root}: another process is writing this dataset root now (a `prepare` or `masks` run holds {LOCK_FILE}); "
+            f"this {command} did not start. Wait for it to finish and run again, or use another --root."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @dataclass
@@ -280,6 +399,7 @@ class Manifest:
             )
         clips = pq.read_table(root / CLIPS_FILE).to_pandas()
         frames = pq.read_table(root / FRAMES_FILE).to_pandas()
+        check_root_safety(root, info, clips, frames)
         for df, schema in ((clips, CLIP_SCHEMA), (frames, FRAME_SCHEMA)):  # older minor versions
             for name in OPTIONAL_COLUMNS & set(schema.names) - set(df.columns):
                 df[name] = None

@@ -81,18 +81,35 @@ def _imread(path: Path, flags: int | None = None) -> np.ndarray:
 def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     """Decode an image file to ``uint8`` RGB ``(H, W, 3)``; an alpha channel is dropped.
 
-    Grayscale images are repeated to three channels; 16-bit images are scaled to 8 bits.
+    Grayscale images are repeated to three channels; 16-bit images are scaled to 8 bits; float
+    images (e.g. 32-bit TIFF) must hold finite values in [0, 1], which are scaled to 0..255 and
+    rounded (:class:`ImageError` otherwise: they are never cast silently).
     """
     import cv2
 
-    img = _imread(Path(path))
+    path = Path(path)
+    img = _imread(path)
     if img.dtype == np.uint16:
         img = (img.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    elif np.issubdtype(img.dtype, np.floating):
+        img = _float_to_uint8(img, path)
     if img.ndim == 2:
         return np.repeat(img[:, :, None], 3, axis=2)
     if img.shape[2] == 4:
         img = img[:, :, :3]
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def _float_to_uint8(img: np.ndarray, path: Path) -> np.ndarray:
+    bad = int((~np.isfinite(img)).sum())
+    if bad:
+        raise ImageError(f"{path}: {bad} NaN/inf value(s) in a float image; expected finite values in [0, 1]; "
+                         "fix the program that wrote it")
+    lo, hi = float(img.min()), float(img.max())
+    if lo < 0 or hi > 1:
+        raise ImageError(f"{path}: float image with values in [{lo:.4g}, {hi:.4g}]; expected [0, 1] (or save "
+                         "uint8/uint16 images)")
+    return np.round(img * 255.0).astype(np.uint8)
 
 
 def read_gray(path: str | os.PathLike[str]) -> np.ndarray:

@@ -36,10 +36,11 @@ from tqdm.auto import tqdm
 
 from lsvd.constants import OFFICIAL_MASK_INDEX, PATH_TEMPLATES
 from lsvd.data.frames import load_frames
-from lsvd.data.manifest import Manifest, write_manifest
+from lsvd.data.manifest import Manifest, root_lock, write_manifest
 from lsvd.data.problems import ProblemLog
 from lsvd.io.atomic import atomic_dir, write_json
 from lsvd.io.images import write_png
+from lsvd.io.paths import inside
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +118,12 @@ def _clip_key(fingerprint: str, mode: str, flow_id: str, digest: str) -> str:
 
 
 def _read_sidecar(folder: Path) -> dict | None:
+    """The clip's mask sidecar, or ``None`` when missing or unreadable (the masks are then recomputed)."""
     try:
-        return json.loads((folder / SIDECAR).read_text())
-    except (OSError, json.JSONDecodeError):
+        sidecar = json.loads((folder / SIDECAR).read_text())
+    except (OSError, ValueError):
         return None
+    return sidecar if isinstance(sidecar, dict) and isinstance(sidecar.get("ratios"), dict) else None
 
 
 @contextlib.contextmanager
@@ -208,56 +211,59 @@ def generate_masks(
     params = params or MaskParams()
     params.validate()
     FLOWS.get(flow)  # fail fast on an unknown backend (the error lists close matches)
-    manifest = Manifest.load(root)
-    flow_id = _flow_id(flow, flow_weights)
-    backend = None  # built on first use: unchanged datasets never load a flow network
-    digest = params.digest()
-    problems = ProblemLog(strict=strict)
-    clip_ids = manifest.clip_ids(split)[shard_index::num_shards]
-    frames_by_clip = dict(tuple(manifest.frames.groupby("clip_id", sort=False)))
-    updates: dict[str, dict[int, float]] = {}
-    computed = reused = written = 0
-    for clip_id in tqdm(clip_ids, desc=f"masks ({mode})", unit="clip", disable=not progress):
-        clip = manifest.clip(clip_id)
-        frames = frames_by_clip[clip_id].sort_values("frame_index").reset_index(drop=True)
-        key = _clip_key(str(clip.fingerprint), mode, flow_id, digest)
-        folder = manifest.root / Path(PATH_TEMPLATES["mask"].format(clip_id=clip_id, frame_number=0)).parent
-        recorded = frames["mask_path"].dropna()
-        if (clip.get("mask_mode"), clip.get("mask_flow"), clip.get("mask_params")) == (mode, flow_id, digest) and \
-                len(recorded) and all(manifest.resolve(p).is_file() for p in recorded):
-            reused += 1
-            continue
-        sidecar = _read_sidecar(folder)
-        if sidecar is not None and sidecar.get("key") == key:
-            updates[clip_id] = {int(k): v for k, v in sidecar["ratios"].items()}
-            reused += 1
-            continue
-        try:
-            if backend is None:
-                backend = create_flow(flow, **({"weights": flow_weights} if flow_weights else {}))
-            single = flow == "dis"  # a learned flow network wants torch's threads
-            with _torch_single_thread() if single else contextlib.nullcontext():
-                updates[clip_id] = _compute_clip(manifest, clip, frames, mode, params, numpy_flow(backend), key,
-                                                 folder)
-        except (ValueError, OSError) as exc:  # bad frames, unreadable files: reported, the run goes on
-            problems.add("mask_failed", clip_id, str(exc), "clip")
-            continue
-        computed += 1
-        written += len(updates[clip_id])
-    problems.check()
-    summary = MaskSummary(root=manifest.root, mode=mode, flow=flow_id, clips=len(clip_ids), computed=computed,
-                          reused=reused, masks_written=written, problems=problems.counts(), seconds=0.0,
-                          manifest_updated=False, shard=(shard_index, num_shards))
-    if num_shards > 1:
-        summary.notes.append("sharded run: masks written, manifests untouched; after every shard has run, run "
-                             "the same command without --num-shards/--shard-index to record them")
-    elif updates:
-        _record(manifest, updates, mode, flow_id, params)
-        summary.manifest_updated = True
-    if problems.problems:
-        write_json(manifest.root / "meta" / "masks_report.json", problems.to_json())
-    summary.seconds = time.perf_counter() - t0
-    return summary
+    # sharded runs write disjoint mask folders and no manifest, so they may run side by side
+    with root_lock(root, "masks run") if num_shards == 1 else contextlib.nullcontext():
+        manifest = Manifest.load(root)
+        flow_id = _flow_id(flow, flow_weights)
+        backend = None  # built on first use: unchanged datasets never load a flow network
+        digest = params.digest()
+        problems = ProblemLog(strict=strict)
+        clip_ids = manifest.clip_ids(split)[shard_index::num_shards]
+        frames_by_clip = dict(tuple(manifest.frames.groupby("clip_id", sort=False)))
+        updates: dict[str, dict[int, float]] = {}
+        computed = reused = written = 0
+        for clip_id in tqdm(clip_ids, desc=f"masks ({mode})", unit="clip", disable=not progress):
+            clip = manifest.clip(clip_id)
+            frames = frames_by_clip[clip_id].sort_values("frame_index").reset_index(drop=True)
+            key = _clip_key(str(clip.fingerprint), mode, flow_id, digest)
+            rel = Path(PATH_TEMPLATES["mask"].format(clip_id=clip_id, frame_number=0)).parent
+            folder = inside(manifest.root, rel.as_posix())
+            recorded = frames["mask_path"].dropna()
+            if (clip.get("mask_mode"), clip.get("mask_flow"), clip.get("mask_params")) == (mode, flow_id, digest) and \
+                    len(recorded) and all(manifest.resolve(p).is_file() for p in recorded):
+                reused += 1
+                continue
+            sidecar = _read_sidecar(folder)
+            if sidecar is not None and sidecar.get("key") == key:
+                updates[clip_id] = {int(k): v for k, v in sidecar["ratios"].items()}
+                reused += 1
+                continue
+            try:
+                if backend is None:
+                    backend = create_flow(flow, **({"weights": flow_weights} if flow_weights else {}))
+                single = flow == "dis"  # a learned flow network wants torch's threads
+                with _torch_single_thread() if single else contextlib.nullcontext():
+                    updates[clip_id] = _compute_clip(manifest, clip, frames, mode, params, numpy_flow(backend), key,
+                                                     folder)
+            except (ValueError, OSError) as exc:  # bad frames, unreadable files: reported, the run goes on
+                problems.add("mask_failed", clip_id, str(exc), "clip")
+                continue
+            computed += 1
+            written += len(updates[clip_id])
+        problems.check()
+        summary = MaskSummary(root=manifest.root, mode=mode, flow=flow_id, clips=len(clip_ids), computed=computed,
+                              reused=reused, masks_written=written, problems=problems.counts(), seconds=0.0,
+                              manifest_updated=False, shard=(shard_index, num_shards))
+        if num_shards > 1:
+            summary.notes.append("sharded run: masks written, manifests untouched; after every shard has run, run "
+                                 "the same command without --num-shards/--shard-index to record them")
+        elif updates:
+            _record(manifest, updates, mode, flow_id, params)
+            summary.manifest_updated = True
+        if problems.problems:
+            write_json(manifest.root / "meta" / "masks_report.json", problems.to_json())
+        summary.seconds = time.perf_counter() - t0
+        return summary
 
 
 def _record(manifest: Manifest, updates: dict[str, dict[int, float]], mode: str, flow_id: str, params) -> None:
