@@ -41,6 +41,10 @@ MIN_CLIP_FRAMES = 10
 OFFICIAL_MASK_INDEX = 9
 #: Frame height and width must be multiples of this (spec §3.6).
 SIZE_MULTIPLE = 4
+#: Smallest frame height and width the masks accept: one SSIM block at the masks' scale, i.e.
+#: ``MaskParams.block / MaskParams.scale`` = 8 / 0.25 (:mod:`lsvd.masks.core`; kept here as a number
+#: so that indexing does not import the mask kernels, and a test keeps the two equal).
+MIN_FRAME_SIZE = 32
 
 # --- column values -------------------------------------------------------------------------
 ROLE_PS = "ps"

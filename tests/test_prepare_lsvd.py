@@ -65,7 +65,7 @@ def test_hash_option_records_sha256(lsvd_tree: Path, tmp_path: Path):
 
 def test_frames_sorted_by_integer_not_by_string(tmp_path: Path):
     src = tmp_path / "LSVD"
-    frames = smooth_frames(11, 16, 16)
+    frames = smooth_frames(11, 32, 32)
     for i, f in zip([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], frames, strict=True):
         p = src / "LSVD_test" / "c" / f"{i}.png"  # unpadded names: "10" sorts before "2" as a string
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -145,6 +145,70 @@ def test_side_folders_checked(tmp_path: Path):
     assert bool(m.clip("a").has_clean) and not bool(m.clip("b").has_clean)
     kinds = {p["kind"] for p in _report(tmp_path / "root")["problems"]}
     assert kinds == {"bad_mask_size", "incomplete_clean"}
+
+
+def test_every_side_file_is_checked(tmp_path: Path):
+    src = make_lsvd_tree(tmp_path / "LSVD", {"train/a": 12, "train/b": 12, "train/ok": 12}, masks=True, clean=True)
+    write_png(src / "LSVD_train_mask/a/00000009.png", np.zeros((16, 24), np.uint8))  # the official mask index
+    (src / "LSVD_train_clean/b/00000006.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    root = tmp_path / "root"
+    prepare_lsvd(src, root, progress=False)
+    m = Manifest.load(root)
+    assert m.clip_ids() == ["a", "b", "ok"]  # indexed, without the bad side folder
+    assert m.clip_frames("a")["mask_path"].isna().all() and pd.isna(m.clip("a").mask_mode)
+    assert bool(m.clip("a").has_clean) and not bool(m.clip("b").has_clean)
+    assert m.clip_frames("ok")["mask_path"].notna().all()
+    problems = {(p["kind"], Path(p["item"]).name, p["skipped"]): p["message"] for p in _report(root)["problems"]}
+    assert set(problems) == {("bad_mask_size", "00000009.png", "masks"), ("bad_clean", "00000006.png", "clean")}
+    assert "expected mask of 8x12, found 16x24 in 1 of 12 file(s)" in problems["bad_mask_size", "00000009.png",
+                                                                                 "masks"]
+    again = prepare_lsvd(src, root, progress=False)  # re-indexed, so the report keeps the problems
+    assert (again.reused, again.indexed) == (1, 2) and set(again.problems) == {"bad_mask_size", "bad_clean"}
+
+
+def test_frames_smaller_than_a_mask_block_are_skipped(tmp_path: Path):
+    from lsvd.constants import MIN_FRAME_SIZE
+
+    src = make_lsvd_tree(tmp_path / "LSVD", {"train/ok": 12})  # 32x48: exactly the minimum height
+    for name, size in (("tiny", (16, 16)), ("narrow", (48, 28))):
+        make_lsvd_tree(tmp_path / name, {f"train/{name}": 12}, size=size, masks=True)
+        (tmp_path / name / "LSVD_train" / name).rename(src / "LSVD_train" / name)
+    prepare_lsvd(src, tmp_path / "root", progress=False)
+    assert Manifest.load(tmp_path / "root").clip_ids() == ["ok"]
+    problems = {Path(p["item"]).name: p for p in _report(tmp_path / "root")["problems"]}
+    assert {n: (p["kind"], p["skipped"]) for n, p in problems.items()} == {
+        "tiny": ("frame_too_small", "clip"), "narrow": ("frame_too_small", "clip")}
+    assert f"at least {MIN_FRAME_SIZE}x{MIN_FRAME_SIZE} pixels" in problems["narrow"]["message"]
+    assert "found 48x28" in problems["narrow"]["message"]
+
+
+def test_min_frame_size_is_one_mask_block():
+    import math
+
+    from lsvd.constants import MIN_FRAME_SIZE
+    from lsvd.masks.core import MaskParams
+
+    params = MaskParams()
+    assert MIN_FRAME_SIZE == math.ceil(params.block / params.scale)
+
+
+def test_frame_gaps_are_reported(tmp_path: Path):
+    src = make_lsvd_tree(tmp_path / "LSVD", {"train/gap": 12, "train/stride": 11, "train/ok": 12})
+    for k in (5, 7):
+        (src / f"LSVD_train/gap/{k:08d}.png").unlink()
+    stride = src / "LSVD_train/stride"
+    for k in range(10, -1, -1):  # every 5th frame kept: a uniform step is no gap
+        (stride / f"{k:08d}.png").rename(stride / f"{5 * k:08d}.png")
+    root = tmp_path / "root"
+    prepare_lsvd(src, root, progress=False)
+    m = Manifest.load(root)
+    assert m.clip_ids() == ["gap", "ok", "stride"]  # still indexed: a numbering may skip on purpose
+    assert m.clip_frames("gap")["frame_number"].tolist() == [0, 1, 2, 3, 4, 6, 8, 9, 10, 11]
+    (problem,) = _report(root)["problems"]
+    assert (problem["kind"], Path(problem["item"]).name, problem["skipped"]) == ("frame_gap", "gap", "nothing")
+    assert "expected consecutive frame numbers from 0 to 11, found 2 missing (e.g. 5, 7)" in problem["message"]
+    again = prepare_lsvd(src, root, progress=False)  # reused clips are checked too
+    assert again.reused == 3 and again.problems == {"frame_gap": 1}
 
 
 def test_incremental_reruns(lsvd_tree: Path, tmp_path: Path):

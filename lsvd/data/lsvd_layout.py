@@ -9,15 +9,19 @@
     DIR/LSVD_<split>_density/<clip>/...            optional (toolkit extension: smoke density)
     DIR/LSVD_test_pro/<clip>/...                   optional metric references (spec §5.1)
 
-Pixels are never copied or decoded: frame sizes come from PNG headers (:func:`probe_image`).
-A clip whose inputs (names, sizes, mtimes) are unchanged since the previous manifest is reused
-as is. Bad inputs are reported to a :class:`ProblemLog` and skipped at the smallest sound unit.
+Pixels are never copied or decoded: frame sizes come from PNG headers (:func:`probe_image`),
+of every frame and every mask/clean/density file. A clip whose inputs (names, sizes, mtimes) are
+unchanged since the previous manifest is reused as is, unless it was indexed despite a problem.
+Bad inputs are reported to a :class:`ProblemLog` and skipped at the smallest sound unit: frames
+smaller than :data:`~lsvd.constants.MIN_FRAME_SIZE` skip the clip (``frame_too_small``), a bad
+side file drops that side folder; gaps in the frame numbers are only reported (``frame_gap``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +37,7 @@ from lsvd.constants import (
     LSVD_SPLITS,
     LSVD_TEST_PRO_DIR,
     MIN_CLIP_FRAMES,
+    MIN_FRAME_SIZE,
     OFFICIAL_MASK_INDEX,
     ROLE_PS,
     ROLE_SMOKY,
@@ -41,7 +46,7 @@ from lsvd.constants import (
     STORAGE_PNG,
 )
 from lsvd.data.manifest import file_sha256
-from lsvd.data.problems import ProblemLog
+from lsvd.data.problems import ProblemLog, Skipped
 from lsvd.io.images import IMAGE_SUFFIXES, ImageError, probe_image
 
 
@@ -115,26 +120,62 @@ def _side_paths(kind: str, folder: Path, files: list[_File], frame_files: list[_
                 expect: tuple[int, int], root_rel: str, log: ProblemLog) -> list[str | None] | None:
     """Paths of a side folder (masks/clean/density) matched to frames by number, after checks."""
     by_number = {f.number: f for f in files}
+    skipped: Skipped = "masks" if kind == "mask" else "clean"  # density counts as clean data
     missing = [f.name for f in frame_files if f.number not in by_number]
     if missing:
         log.add(f"incomplete_{kind}", folder, f"expected a {kind} file for every frame, {len(missing)} missing "
-                f"(e.g. {missing[0]}); this clip is indexed without {kind}", kind if kind != "density" else "clean")
+                f"(e.g. {missing[0]}); this clip is indexed without {kind}", skipped)
         return None
-    # Header check on the first and last file keeps indexing header-cheap yet catches wrong sizes.
-    for f in {frame_files[0].number: frame_files[0], frame_files[-1].number: frame_files[-1]}.values():
+    # Every file's header (a few bytes each): one wrong-size file, e.g. mask 9, would break training.
+    unreadable: list[tuple[str, str]] = []
+    wrong: list[tuple[str, tuple[int, int]]] = []
+    for f in frame_files:
         side = by_number[f.number]
         try:
             hdr = probe_image(folder / side.name, side.size)
         except ImageError as exc:
-            log.add(f"bad_{kind}", folder / side.name, f"{exc}; this clip is indexed without {kind}",
-                    kind if kind != "density" else "clean")
-            return None
+            unreadable.append((side.name, str(exc)))
+            continue
         if (hdr.height, hdr.width) != expect:
-            log.add(f"bad_{kind}_size", folder / side.name, f"expected {kind} of {expect[0]}x{expect[1]}, "
-                    f"found {hdr.height}x{hdr.width}; regenerate them; this clip is indexed without {kind}",
-                    kind if kind != "density" else "clean")
-            return None
+            wrong.append((side.name, (hdr.height, hdr.width)))
+    n = len(frame_files)
+    if unreadable:
+        name, err = unreadable[0]
+        log.add(f"bad_{kind}", folder / name, f"{len(unreadable)} of {n} {kind} file(s) unreadable, e.g. {err}; "
+                f"this clip is indexed without {kind}", skipped)
+    if wrong:
+        name, (h, w) = wrong[0]
+        log.add(f"bad_{kind}_size", folder / name, f"expected {kind} of {expect[0]}x{expect[1]}, found {h}x{w} "
+                f"in {len(wrong)} of {n} file(s) (e.g. {name}); regenerate them; this clip is indexed without "
+                f"{kind}", skipped)
+    if unreadable or wrong:
+        return None
     return [f"{root_rel}/{by_number[f.number].name}" for f in frame_files]
+
+
+def _check_gaps(clip_dir: Path, frames: list[_File], log: ProblemLog) -> None:
+    """Report missing frame numbers: steps longer than the clip's usual step (``frame_gap``).
+
+    A warning only (``skipped="nothing"``): the clip is indexed with its frames in order, since a
+    numbering may skip on purpose; a uniform step (every 5th frame, say) is not a gap."""
+    numbers = [f.number for f in frames]
+    steps = [b - a for a, b in zip(numbers, numbers[1:], strict=False)]
+    if not steps:
+        return
+    counts = Counter(steps)
+    step = min(counts, key=lambda d: (-counts[d], d))  # the most common step; the smaller on a tie
+    missing: list[int] = []
+    n_missing = 0
+    for a, d in zip(numbers, steps, strict=False):
+        if d > step:
+            n_missing += (d - 1) // step
+            missing += list(range(a + step, a + d, step))[: 5 - len(missing)]
+    if n_missing:
+        every = "consecutive frame numbers" if step == 1 else f"a frame every {step} numbers"
+        log.add("frame_gap", clip_dir, f"expected {every} from {numbers[0]} to {numbers[-1]}, found "
+                f"{n_missing} missing (e.g. {', '.join(map(str, missing))}{', ...' if n_missing > 5 else ''}); "
+                "the clip is indexed as is (its frames in order); restore the missing frames, or ignore "
+                "this if the numbering skips on purpose", "nothing")
 
 
 def _index_clip(clip_dir: Path, split: str, src: Path, root: Path, frames: list[_File],
@@ -169,6 +210,11 @@ def _index_clip(clip_dir: Path, split: str, src: Path, root: Path, frames: list[
     if height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
         log.add("size_not_multiple_of_4", clip_dir, f"expected height and width divisible by {SIZE_MULTIPLE} "
                 f"(SelfSVD's x4 reconstruction), found {height}x{width}; crop the frames", "clip")
+        return None
+    if min(height, width) < MIN_FRAME_SIZE:
+        log.add("frame_too_small", clip_dir, f"expected frames of at least {MIN_FRAME_SIZE}x{MIN_FRAME_SIZE} "
+                f"pixels (one SSIM block of the masks at 1/4 resolution), found {height}x{width}; use "
+                "higher-resolution frames", "clip")
         return None
     n = len(frames)
     rel = manifest_path(clip_dir, root)
@@ -285,12 +331,17 @@ def index_lsvd(
         fingerprint = _fingerprint(frames, *sides) + ("h" if hash_files else "") + split
         old = prev_clips.get(clip_dir.name)
         if old is not None and old.fingerprint == fingerprint:
+            _check_gaps(clip_dir, frames, log)
             clip_rows.append(old._asdict())
             frame_parts.append(prev_frames[clip_dir.name])
             reused += 1
             continue
+        n_problems = len(log)
         result = _index_clip(clip_dir, split, src, root, frames, fingerprint, log, licence, hash_fn)
         if result is not None:
+            if len(log) > n_problems:  # indexed despite a problem (e.g. without its masks): never reused,
+                result[0]["fingerprint"] += "!"  # so every run's report lists the problem again
+            _check_gaps(clip_dir, frames, log)  # cheap: checked on reused clips too
             clip_rows.append(result[0])
             frame_parts.append(pd.DataFrame(result[1]))
     clips = pd.DataFrame(clip_rows)

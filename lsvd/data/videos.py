@@ -19,6 +19,11 @@ Storage: with ``store="video"`` (default) frames stay inside the video and rows 
 ``frame_number`` and ``timestamp_s``; ingest then costs about one decode. With ``store="png"``
 the clips' frames are also written as ``frames/<clip_id>/<frame_number:08d>.png`` (a second,
 full-resolution decode) for fast random access during training.
+
+Checks: frames must be at least :data:`~lsvd.constants.MIN_FRAME_SIZE` pixels a side (else the
+video is skipped: ``frame_too_small``). A video whose decoding fails part-way is skipped
+(``truncated``); one that decodes cleanly but to fewer frames than its container promises (a
+truncated copy) is reported as ``truncated_video`` and its decoded frames are still indexed.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from tqdm.auto import tqdm
 
 from lsvd.constants import (
     MIN_CLIP_FRAMES,
+    MIN_FRAME_SIZE,
     OFFICIAL_MASK_INDEX,
     PATH_TEMPLATES,
     ROLE_PS,
@@ -196,7 +202,13 @@ def _scan(video: Path, width: int, height: int) -> _Scan:
             stamps.append(np.nan if frame.timestamp_s is None else frame.timestamp_s)
             yield frame.rgb
 
-    scan = scan_frames(small_frames())
+    try:
+        scan = scan_frames(small_frames())
+    except ValueError as exc:
+        if stamps:
+            raise
+        raise VideoError(f"{video}: decoding failed after 0 frames (the stream ended before its first frame); "
+                         "the file is truncated or corrupt: re-export or re-copy it from its source") from exc
     return _Scan(np.arange(len(stamps), dtype=np.int64), np.asarray(stamps), scan.scores, scan.emergence, scan.cuts)
 
 
@@ -219,11 +231,31 @@ def _probe_and_scan(video: Path) -> tuple[VideoInfo, _Scan] | tuple[str, str]:
             return "size_not_multiple_of_4", (
                 f"expected height and width divisible by {SIZE_MULTIPLE} (SelfSVD's x4 reconstruction), found "
                 f"{info.height}x{info.width}; crop the video (e.g. ffmpeg -vf crop=...)")
+        if min(info.height, info.width) < MIN_FRAME_SIZE:
+            return "frame_too_small", (
+                f"expected frames of at least {MIN_FRAME_SIZE}x{MIN_FRAME_SIZE} pixels (one SSIM block of the "
+                f"masks at 1/4 resolution), found {info.height}x{info.width}; use a higher-resolution export")
         return info, _scan(video, info.width, info.height)
     except VideoError as exc:
         msg = str(exc)
         return ("zero_byte" if "zero-byte" in msg else "truncated" if "decoding failed" in msg
                 else "unreadable_video"), msg
+
+
+def _check_complete(video: Path, info: VideoInfo, decoded: int, log: ProblemLog) -> bool:
+    """Report a decode that ended cleanly but short of the container's frame count (a truncated
+    copy: FFmpeg stops at the end of the data without an error). Returns whether it did.
+
+    The decoded frames are still indexed (``skipped="nothing"``): they are sound and addressable by
+    frame number, and a researcher would rather keep them and know than lose the video."""
+    expected = info.expected_frames()
+    if expected is None or decoded >= expected[0] - expected[1]:
+        return False
+    n, _, basis = expected
+    log.add("truncated_video", video, f"expected {n} frames per the header ({basis}), decoded {decoded}: the file "
+            f"is truncated or damaged; the {decoded} decoded frame(s) are indexed as they are; re-export or "
+            "re-copy the video from its source (or repair it) and re-run prepare", "nothing")
+    return True
 
 
 def _map_videos(videos: list[Path], workers: int, progress: bool) -> list:
@@ -387,6 +419,8 @@ def index_videos(paths: list[Path], root: Path, log: ProblemLog, opts: VideoOpti
             log.add(result[0], video, result[1], "video")
             continue
         info, scan = result
+        if _check_complete(video, info, len(scan.scores), log):
+            fp += "!"  # never matches a fresh fingerprint: rescanned on every run, so the report keeps it
         plans = []
         for plan in _plan_clips(stem, scan, opts, given, video, log):
             clip_id, start, end, _, _ = plan

@@ -22,9 +22,19 @@ class VideoError(ValueError):
     """A video that cannot be used (unreadable, truncated, no video stream)."""
 
 
+#: How many frames a decode may fall short of the container's promise and still count as complete:
+#: a stored frame count allows :data:`FRAME_COUNT_TOLERANCE` (a placeholder frame some encoders
+#: write); a count derived from duration x rate also allows :data:`DURATION_TOLERANCE` of it
+#: (rounding, and the rate is an estimate for variable-rate video).
+FRAME_COUNT_TOLERANCE = 1
+DURATION_TOLERANCE = 0.02
+
+
 @dataclass(frozen=True)
 class VideoInfo:
-    """Container-level facts; ``n_frames`` may be 0 when the container does not say."""
+    """Container-level facts; ``n_frames`` may be 0 and ``duration_s`` ``None`` when the container
+    does not say (``duration_s`` is the video stream's, else the container's when the video is its
+    only stream)."""
 
     width: int
     height: int
@@ -32,6 +42,18 @@ class VideoInfo:
     n_frames: int
     codec: str
     duration_s: float | None
+
+    def expected_frames(self) -> tuple[int, int, str] | None:
+        """``(frames, tolerance, basis)``: the frame count the container promises (its stored count,
+        else duration x rate), how many fewer decoded frames still count as complete, and a phrase
+        saying where the count comes from; ``None`` when the container gives neither."""
+        if self.n_frames > 0:
+            return self.n_frames, FRAME_COUNT_TOLERANCE, "its frame count"
+        if self.duration_s and self.fps:
+            n = round(self.duration_s * self.fps)
+            tolerance = max(FRAME_COUNT_TOLERANCE, round(DURATION_TOLERANCE * n))
+            return (n, tolerance, f"{self.duration_s:.2f} s at {self.fps:.4g} fps") if n > 0 else None
+        return None
 
 
 @dataclass(frozen=True)
@@ -60,11 +82,18 @@ def _open(path: str | os.PathLike[str]):
 
 
 def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
-    """Read a video's size, rate and frame count from its container, without decoding."""
+    """Read a video's size, rate, frame count and duration from its container, without decoding."""
+    import av
+
     with _open(path) as container:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate
-        duration = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+        if stream.duration and stream.time_base:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration and len(container.streams) == 1:  # e.g. Matroska: only a segment duration
+            duration = container.duration / av.time_base
+        else:
+            duration = None
         return VideoInfo(
             width=stream.codec_context.width,
             height=stream.codec_context.height,

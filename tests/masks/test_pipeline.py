@@ -121,17 +121,18 @@ def test_changed_options_recompute(tiny_root: Path, tmp_path: Path):
     assert s.computed == 4
 
 
-def test_frames_smaller_than_a_block(tmp_path: Path):
+def test_frames_smaller_than_a_block_are_refused_at_prepare(tmp_path: Path):
     src = make_lsvd_tree(tmp_path / "LSVD", {"train/small": 12, "train/ok": 12}, size=(16, 16))
     make_lsvd_tree(tmp_path / "LSVD2", {"train/big": 12}, size=(64, 64))
     (tmp_path / "LSVD2/LSVD_train/big").rename(src / "LSVD_train/big")
-    prepare_lsvd(src, tmp_path / "root", progress=False)
+    summary = prepare_lsvd(src, tmp_path / "root", progress=False)
+    assert summary.problems == {"frame_too_small": 2} and summary.clips == 1  # not later, in the masks
+    report = json.loads((tmp_path / "root/meta/report.json").read_text())
+    assert "32" in report["problems"][0]["message"]
     s = generate_masks(tmp_path / "root", progress=False)
-    assert s.problems == {"mask_failed": 2} and s.computed == 1
-    report = json.loads((tmp_path / "root/meta/masks_report.json").read_text())
-    assert "smaller than one block" in report["problems"][0]["message"] or "32" in report["problems"][0]["message"]
-    with pytest.raises(BadInputError, match="mask_failed"):
-        generate_masks(tmp_path / "root", mode="ps", strict=True, progress=False)
+    assert s.problems == {} and s.computed == 1
+    with pytest.raises(BadInputError, match="frame_too_small"):
+        prepare_lsvd(src, tmp_path / "root2", strict=True, progress=False)
 
 
 def test_cli_and_prepare_masks(tmp_path: Path, capsys):
