@@ -41,8 +41,6 @@ import argparse
 import logging
 import math
 import sys
-
-from lsvd.threads import add_threads_argument, configure_threads_or_report
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +50,7 @@ import numpy as np
 
 from lsvd.constants import OFFICIAL_MASK_INDEX
 from lsvd.io.images import IMAGE_SUFFIXES
+from lsvd.threads import add_threads_argument, configure_threads_or_report
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +168,7 @@ def _read_input(spec: str) -> _Clip:
 
 
 def _load_model(preset: str | None, flow: str | None, checkpoint: str | None, device: str) -> tuple[Any, dict]:
+    from lsvd.io.weights import CheckpointError
     from lsvd.models.selfsvd import PRESETS, build_selfsvd
     from lsvd.train.checkpoint import load_generator
 
@@ -182,7 +182,9 @@ def _load_model(preset: str | None, flow: str | None, checkpoint: str | None, de
             raise DesmokeError(f"cannot build the {preset or 'paper'} model with --flow {flow}: {exc}") from exc
     try:
         model, info = load_generator(checkpoint, preset=preset, flow=flow)
-    except Exception as exc:  # torch.load / safetensors raise many types for a file that is not a checkpoint
+    except CheckpointError as exc:  # empty, truncated or unsafe file: its message names it and what to do
+        raise DesmokeError(f"--checkpoint {checkpoint}: {exc}") from exc
+    except Exception as exc:  # a file that reads but is not a generator checkpoint
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise DesmokeError(f"--checkpoint {checkpoint}: cannot load it ({first}); expected a training run directory, "
                            "a checkpoint folder or generator.safetensors from `python -m lsvd.train`, or an official "

@@ -290,8 +290,18 @@ def extract_pwcnet_state_dict(
 
 
 def load_pwcnet_weights(path: str | os.PathLike[str], *, prefix: str | None = None) -> dict[str, torch.Tensor]:
-    """Read a weights file or checkpoint (``torch.load(weights_only=True)``, CPU) and extract PWC-Net's weights."""
-    obj = torch.load(Path(path), map_location="cpu", weights_only=True)
+    """Read a weights file or checkpoint (``torch.load(weights_only=True)``, CPU) and extract PWC-Net's weights.
+
+    Raises:
+        lsvd.io.weights.CheckpointError: the file is empty, truncated, not a PyTorch file, or an unsafe
+            pickle (refused before any of it runs).
+        ValueError: it holds no PWC-Net weights.
+    """
+    from lsvd.io.weights import load_torch_file
+
+    obj = load_torch_file(path, expected="PWC-Net weights (the pytorch-pwc network-default file or an official "
+                                         "SelfSVD checkpoint)",
+                          advice="give another weights file (flow_weights=PATH, --flow-weights PATH)")
     return extract_pwcnet_state_dict(obj, prefix=prefix, source=str(path))
 
 

@@ -27,7 +27,9 @@ def _read_state_dict(source: str | os.PathLike[str] | Mapping[str, Any]) -> Mapp
     if isinstance(source, Mapping):
         obj: Any = source
     else:
-        obj = torch.load(os.fspath(source), map_location="cpu", weights_only=True)
+        from lsvd.io.weights import load_torch_file
+
+        obj = load_torch_file(source, expected="an official SelfSVD / SelfSVD* checkpoint (an mmcv .pth)")
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping):
@@ -41,8 +43,9 @@ def load_official_generator(
     """Load the ``generator.*`` weights of an official checkpoint into ``model`` (strict).
 
     Args:
-        source: a checkpoint path (read with ``torch.load(weights_only=True)``), an mmcv checkpoint
-            dict (``{"state_dict": ...}``) or a flat state dict.
+        source: a checkpoint path (read with ``torch.load(weights_only=True)``; an unreadable or unsafe
+            file raises :class:`~lsvd.io.weights.CheckpointError`), an mmcv checkpoint dict
+            (``{"state_dict": ...}``) or a flat state dict.
         model: a :class:`~lsvd.models.SelfSVDNet` of the checkpoint's size (``"paper"`` for the
             released files).
         load_flow: when ``model`` holds a PWC-Net (``model.pwcnet``) and the checkpoint has one,

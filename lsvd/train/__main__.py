@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     import torch
 
+    from lsvd.io.weights import CheckpointError
     from lsvd.logging_utils import init_logging
     from lsvd.prepare import synthetic_root
     from lsvd.train.config import ConfigError, list_presets, load_config, to_toml
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("--run-dir: where to write the run (checkpoints, config, log) is required")
         summary = train(cfg, args.run_dir, resume=args.resume, progress=not args.no_progress,
                         stop_at=args.stop_at)
-    except (ConfigError, RunDirError, FileNotFoundError) as exc:
+    except (ConfigError, RunDirError, CheckpointError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except FloatingPointError as exc:

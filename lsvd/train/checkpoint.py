@@ -14,12 +14,20 @@ says how to rebuild the network (``model``, ``mid_channels``, ``num_blocks``, ``
 schedulers, iteration, RNG states) holds only tensors and plain Python values and is read back with
 ``torch.load(weights_only=True)``. Checkpoint folders are written to a temporary name and renamed,
 and ``last`` is replaced atomically after that, so a killed run never leaves a half checkpoint.
+
+Every checkpoint and weights file is read through :mod:`lsvd.io.weights` (here also
+:func:`read_generator_metadata`), so a file that is empty, truncated, of another kind or an unsafe
+pickle raises one :class:`~lsvd.io.weights.CheckpointError` saying what to do. A ``--resume``
+whose last checkpoint cannot be read is refused, not silently moved back: the error
+(:func:`resume_error`) names the previous checkpoint whose files all read and the one command that
+makes ``last`` point at it, so what is resumed is always what the user chose.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +37,14 @@ import torch
 from torch import nn
 
 from lsvd.io.atomic import atomic_dir, write_text
+from lsvd.io.weights import (
+    REPLACE_ADVICE,
+    CheckpointError,
+    first_line,
+    load_safetensors_file,
+    load_torch_file,
+    reading,
+)
 
 GENERATOR_FILE = "generator.safetensors"
 DISCRIMINATOR_FILE = "discriminator.safetensors"
@@ -36,8 +52,7 @@ STATE_FILE = "state.pt"
 LAST_FILE = "last"
 CHECKPOINT_DIR = "checkpoints"
 FORMAT = "lsvd-selfsvd-generator/1"
-
-
+_NAME = re.compile(r"iter_(\d+)")
 def checkpoint_name(iteration: int) -> str:
     """Folder name of the checkpoint taken after ``iteration`` iterations."""
     return f"iter_{iteration:07d}"
@@ -144,16 +159,76 @@ def resolve_generator_file(path: str | os.PathLike[str]) -> Path:
 
 
 def read_generator_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
-    """The metadata of a ``generator.safetensors`` (empty for a file saved without it)."""
+    """The metadata of a ``generator.safetensors`` (empty for a file saved without it; errors as
+    :func:`load_safetensors_file`)."""
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as f:
+    with reading(path, "safetensors", "generator weights (.safetensors, e.g. from python -m lsvd.train)",
+                  REPLACE_ADVICE) as p, safe_open(str(p), framework="pt") as f:
         return dict(f.metadata() or {})
 
 
 def load_state(folder: str | os.PathLike[str], device: str | torch.device = "cpu") -> dict[str, Any]:
-    """``state.pt`` of a checkpoint folder (``torch.load(weights_only=True)``)."""
-    return torch.load(Path(folder) / STATE_FILE, map_location=device, weights_only=True)
+    """``state.pt`` of a checkpoint folder (:func:`load_torch_file`; it must hold ``iteration`` and ``rng``)."""
+    path = Path(folder) / STATE_FILE
+    expected = "the resumable state of a training checkpoint (optimisers, schedulers, iteration, RNG states)"
+    state = load_torch_file(path, expected=expected, map_location=device)
+    if not isinstance(state, Mapping) or not {"iteration", "rng"} <= state.keys():
+        found = (f"a mapping with keys {sorted(state)[:8]}" if isinstance(state, Mapping)
+                 else f"a {type(state).__name__}")
+        raise CheckpointError(f"{path}: expected {expected}, found {found}; {REPLACE_ADVICE}", path=path, reason=found)
+    return dict(state)
+
+
+def _iteration(name: str) -> int | None:
+    match = _NAME.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+def verify_checkpoint(folder: str | os.PathLike[str]) -> None:
+    """Read every file of a checkpoint folder in full; raise what the first unreadable one raises."""
+    folder = Path(folder)
+    for name in (GENERATOR_FILE, DISCRIMINATOR_FILE):
+        load_safetensors_file(folder / name, expected="network weights of a training checkpoint")
+    load_state(folder)
+
+
+def previous_good_checkpoint(run_dir: str | os.PathLike[str], before: str | os.PathLike[str]) -> Path | None:
+    """The newest checkpoint folder of ``run_dir`` older than ``before`` whose files all read, else ``None``."""
+    limit = _iteration(Path(before).name)
+    root = Path(run_dir) / CHECKPOINT_DIR
+    older = [(it, p) for p in root.glob("iter_*")
+             if p.is_dir() and (it := _iteration(p.name)) is not None and (limit is None or it < limit)]
+    for _, folder in sorted(older, reverse=True):
+        try:
+            verify_checkpoint(folder)
+        except (CheckpointError, FileNotFoundError):
+            continue
+        return folder
+    return None
+
+
+def resume_error(run_dir: str | os.PathLike[str], folder: Path, exc: Exception) -> CheckpointError:
+    """The error for a last checkpoint ``folder`` that cannot be resumed from (``exc`` says why).
+
+    It names the previous checkpoint whose files all read and how to resume from it; nothing is changed
+    on disk (resuming from an older checkpoint is the user's call).
+    """
+    if isinstance(exc, CheckpointError) and exc.path is not None and exc.reason:
+        why = f"{exc.path.name}: found {exc.reason}"
+    else:
+        why = first_line(str(exc)) or type(exc).__name__
+    pointer = Path(run_dir) / CHECKPOINT_DIR / LAST_FILE
+    message = f"--resume: the last checkpoint {folder} cannot be resumed from ({why}). "
+    previous = previous_good_checkpoint(run_dir, folder)
+    if previous is None:
+        message += (f"No earlier checkpoint in {pointer.parent} can be read: start again in a new run directory "
+                    f"(python -m lsvd.train --preset {Path(run_dir) / 'config.toml'} --run-dir NEW_DIR)")
+    else:
+        message += (f"The previous good checkpoint is {previous}: to resume from it, point {pointer} at it "
+                    f"(echo {previous.name} > {pointer}) and run --resume again; training goes on from iteration "
+                    f"{_iteration(previous.name)} as an uninterrupted run would and rewrites {folder.name}")
+    return CheckpointError(message, path=folder)
 
 
 def load_state_dict_checked(module: nn.Module, state: Mapping[str, torch.Tensor], *, source: Any, what: str) -> None:
@@ -171,9 +246,8 @@ def load_state_dict_checked(module: nn.Module, state: Mapping[str, torch.Tensor]
 
 def load_safetensors_into(module: nn.Module, path: str | os.PathLike[str], *, what: str) -> None:
     """Load a safetensors state dict into ``module`` (strict; see :func:`load_state_dict_checked`)."""
-    from safetensors.torch import load_file
-
-    load_state_dict_checked(module, load_file(str(path)), source=path, what=what)
+    state = load_safetensors_file(path, expected=f"{what} weights (.safetensors)")
+    load_state_dict_checked(module, state, source=path, what=what)
 
 
 def load_generator(
@@ -211,7 +285,11 @@ def load_generator(
     if p.is_file() and p.suffix != ".safetensors":  # official mmcv checkpoint
         preset = preset or "paper"
         flow = flow or "dis"
-        state = torch.load(p, map_location="cpu", weights_only=True)
+        state = load_torch_file(p, expected="an official SelfSVD / SelfSVD* checkpoint (an mmcv .pth with "
+                                "generator.* weights), a .safetensors file, or a run / checkpoint folder")
+        if not isinstance(state, Mapping):
+            raise CheckpointError(f"{p}: expected an official SelfSVD checkpoint (a mapping of weights), found a "
+                                  f"{type(state).__name__}", path=p, reason=f"a {type(state).__name__}")
         has_pwc = any(k.startswith("generator.pwcnet.") for k in (state.get("state_dict", state) or {}))
         kwargs = {}
         if flow == "pwcnet":
@@ -237,9 +315,7 @@ def load_generator(
     flow = flow or meta.get("flow") or "dis"
     kwargs = {"flow_kwargs": {"weights": flow_weights}} if flow == "pwcnet" and flow_weights else {}
     model = build_model(arch, preset, flow=flow, **kwargs)
-    from safetensors.torch import load_file
-
-    state = load_file(str(file))
+    state = load_safetensors_file(file, expected="generator weights (.safetensors)")
     if not any(k.startswith("pwcnet.") for k in state):  # trained with DIS: keep this model's own flow weights
         state.update({k: v for k, v in model.state_dict().items() if k.startswith("pwcnet.")})
     elif flow != "pwcnet":

@@ -32,13 +32,17 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from lsvd.io.weights import CheckpointError
 from lsvd.train.checkpoint import (
     DISCRIMINATOR_FILE,
+    GENERATOR_FILE,
     last_checkpoint,
     load_generator,
     load_safetensors_into,
     load_state,
+    resume_error,
     save_checkpoint,
+    set_rng_state,
 )
 from lsvd.train.config import ConfigError, TrainConfig, read_toml, write_config
 
@@ -227,11 +231,14 @@ def _build(cfg: TrainConfig, device: torch.device) -> tuple[nn.Module, nn.Module
     discriminator = PatchDiscriminator(base=cfg.disc_base)
     teacher = None
     if cfg.method == "selfsvd_star":
-        teacher, info = load_generator(cfg.stage1, preset=cfg.model, flow=cfg.flow,
-                                       flow_weights=cfg.flow_weights or None, arch=cfg.arch)
+        try:
+            teacher, info = load_generator(cfg.stage1, preset=cfg.model, flow=cfg.flow,
+                                           flow_weights=cfg.flow_weights or None, arch=cfg.arch)
+            _load_stage1_discriminator(cfg.stage1, info, discriminator)
+        except CheckpointError as exc:
+            raise CheckpointError(f"stage1: {exc}", path=exc.path, reason=exc.reason) from exc
         teacher.requires_grad_(False).eval()
         generator.load_state_dict(teacher.state_dict(), strict=True)  # the student starts as the teacher
-        _load_stage1_discriminator(cfg.stage1, info, discriminator)
         teacher.to(device)
     align = create_flow(cfg.align_flow, **_flow_kwargs(cfg.align_flow, cfg.flow_weights))
     if isinstance(align, nn.Module):
@@ -268,6 +275,10 @@ def train(cfg: TrainConfig | None, run_dir: str | os.PathLike[str], *, resume: b
     Raises:
         ConfigError: invalid configuration (before any heavy work).
         RunDirError: the run directory exists without ``resume``, or has nothing to resume.
+        CheckpointError: a checkpoint or weights file (``stage1``, ``flow_weights``, the last checkpoint on
+            ``resume``) cannot be read safely. An unreadable last checkpoint is refused rather than skipped
+            (resume stays exact and explicit): the message names the previous good checkpoint and how to
+            point ``checkpoints/last`` at it.
         FloatingPointError: a loss became NaN/inf (the last checkpoint is intact).
     """
     deterministic, benchmark = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark
@@ -311,17 +322,18 @@ def _train(cfg: TrainConfig | None, run_dir: str | os.PathLike[str], *, resume: 
     start = 0
     folder = last_checkpoint(run_dir) if resume else None
     if folder is not None:
-        load_safetensors_into(generator, folder / "generator.safetensors", what="generator")
-        load_safetensors_into(discriminator, folder / DISCRIMINATOR_FILE, what="discriminator")
-        state = load_state(folder)
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        sched_g.load_state_dict(state["sched_g"])
-        sched_d.load_state_dict(state["sched_d"])
-        from lsvd.train.checkpoint import set_rng_state
-
-        set_rng_state(state["rng"])
-        start = int(state["iteration"])
+        try:  # an unreadable last checkpoint is refused; the error names the previous good one
+            load_safetensors_into(generator, folder / GENERATOR_FILE, what="generator")
+            load_safetensors_into(discriminator, folder / DISCRIMINATOR_FILE, what="discriminator")
+            state = load_state(folder)
+            opt_g.load_state_dict(state["opt_g"])
+            opt_d.load_state_dict(state["opt_d"])
+            sched_g.load_state_dict(state["sched_g"])
+            sched_d.load_state_dict(state["sched_d"])
+            set_rng_state(state["rng"])
+            start = int(state["iteration"])
+        except (ValueError, KeyError, TypeError, FileNotFoundError) as exc:  # CheckpointError is a ValueError
+            raise resume_error(run_dir, folder, exc) from exc
         log.info("resuming %s from %s (iteration %d)", run_dir, folder.name, start)
 
     if ddp.main:
