@@ -97,6 +97,8 @@ def _read_video(path: Path) -> _Clip:
         raise DesmokeError(f"{path}: cannot read the video ({exc}); expected a readable video file") from exc
     if not frames:
         raise DesmokeError(f"{path}: the video has no frames")
+    if (short := info.shortfall(len(frames))) is not None:
+        log.warning("%s: %s: the file is truncated or damaged; only the decoded frames are desmoked", path, short)
     return _Clip(frames, [f"{i:08d}" for i in range(len(frames))], info.fps, None, path)
 
 

@@ -114,6 +114,21 @@ def test_short_clip_official_mask_falls_back(tmp_path: Path, caplog: pytest.LogC
     assert len(list(iter_frames(tmp_path / "out.mkv"))) == 5
 
 
+def test_truncated_video_is_desmoked_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from tests.test_prepare_videos import _cut_before_frame
+
+    src = _cut_before_frame(make_video(tmp_path / "cut.avi", n=30, size=(32, 48)), 20)
+    with caplog.at_level(logging.WARNING):
+        desmoke(str(src), str(tmp_path / "out.mkv"), preset="tiny", mask="none")
+    assert "expected 30 frames per the header (its frame count), decoded 20" in caplog.text
+    assert len(list(iter_frames(tmp_path / "out.mkv"))) == 19  # the PS frame is not an output
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        desmoke(str(make_video(tmp_path / "whole.avi", n=30, size=(32, 48))), str(tmp_path / "b.mkv"),
+                preset="tiny", mask="none")
+    assert "truncated" not in caplog.text
+
+
 @pytest.mark.parametrize(
     ("make", "expected"),
     [

@@ -248,13 +248,12 @@ def _check_complete(video: Path, info: VideoInfo, decoded: int, log: ProblemLog)
 
     The decoded frames are still indexed (``skipped="nothing"``): they are sound and addressable by
     frame number, and a researcher would rather keep them and know than lose the video."""
-    expected = info.expected_frames()
-    if expected is None or decoded >= expected[0] - expected[1]:
+    short = info.shortfall(decoded)
+    if short is None:
         return False
-    n, _, basis = expected
-    log.add("truncated_video", video, f"expected {n} frames per the header ({basis}), decoded {decoded}: the file "
-            f"is truncated or damaged; the {decoded} decoded frame(s) are indexed as they are; re-export or "
-            "re-copy the video from its source (or repair it) and re-run prepare", "nothing")
+    log.add("truncated_video", video, f"{short}: the file is truncated or damaged; the {decoded} decoded frame(s) "
+            "are indexed as they are; re-export or re-copy the video from its source (or repair it) and re-run "
+            "prepare", "nothing")
     return True
 
 

@@ -55,6 +55,14 @@ class VideoInfo:
             return (n, tolerance, f"{self.duration_s:.2f} s at {self.fps:.4g} fps") if n > 0 else None
         return None
 
+    def shortfall(self, decoded: int) -> str | None:
+        """``"expected N frames per the header (...), decoded M"`` when ``decoded`` frames fall short of
+        :meth:`expected_frames` beyond its tolerance (a truncated copy), else ``None``."""
+        expected = self.expected_frames()
+        if expected is None or decoded >= expected[0] - expected[1]:
+            return None
+        return f"expected {expected[0]} frames per the header ({expected[2]}), decoded {decoded}"
+
 
 @dataclass(frozen=True)
 class VideoFrame:
