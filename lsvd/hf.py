@@ -17,38 +17,43 @@ Two configs, built from the manifests (``lsvd.data.manifest``):
 Splits are the manifest's ``split`` values (characters outside ``[A-Za-z0-9_]`` become ``_``, as
 ``datasets`` requires). :func:`load` builds these tables in memory from the manifest;
 ``datasets.load_dataset(root)`` reads the same tables from the Parquet files the dataset card's
-``configs`` point to (``hf/<config>/<split>.parquet``), so both give the same rows.
+``configs`` point to (``hf/<config>/<split>.parquet``), so both give the same rows, except that
+the card's image and video paths of files inside the root are relative to it (see below).
 
 How image paths resolve (checked against ``datasets`` 5.2, ``features/image.py`` and
 ``packaged_modules/parquet``): an ``Image`` value read from a Parquet data file is opened with
 ``PIL.Image.open(path)`` as stored, so a *relative* path resolves against the current working
 directory, not against the data file or the card. The only place ``datasets`` joins relative
 paths to a folder is the folder-based builders' ``metadata.{csv,jsonl,parquet}`` with
-``*_file_name`` columns (imagefolder), and that does not fit here: it refuses absolute paths and
-``..`` (so LSVD trees indexed in place outside the root cannot be referenced), one builder is
-inferred for the whole card from file extensions (so the clips config and the ``video`` column
-cannot use it), and its metadata files must sit in the folder that holds every image.
+``*_file_name`` columns (imagefolder), and that does not fit here: it refuses absolute paths (so
+LSVD trees indexed in place outside the root cannot be referenced), one builder is inferred for
+the whole card from file extensions, and its metadata files must sit in the folder that holds
+every image. No stored path can name the root's own files both from any working directory and
+after the root is copied or moved.
 
-Decision: the card's data files store **absolute paths**, rewritten by
-:func:`write_dataset_card` (which ``prepare`` calls after every manifest change; it rewrites only
-files whose bytes change). No pixel is copied and any working directory works. The trade-off: after
-the root is moved, copied or mounted elsewhere, ``load_dataset`` fails until the card is rewritten
-(``python -m lsvd.hf card ROOT``); :func:`load` always resolves against the root's current location.
-Embedding the bytes instead would double the disk use of every root, so embedding is kept for
-sharing: :func:`write_hub_folder` writes a self-contained copy with every pixel embedded (frames
-of video-stored clips decoded with PyAV and stored as PNG), ready for ``hf upload``.
+Decision: the card's data files store every path **as the manifest does**: relative to the root
+for files inside it, absolute for sources indexed in place outside it. A copied root then reads
+its own pixels and a moved root still loads, with no rewrite; the data files hold no absolute path
+of the root and are the same bytes wherever the root lives. The price: ``datasets.load_dataset``
+must run with the root as working directory (``os.chdir(root)`` first) to decode files inside
+the root. :func:`load` has no such condition: it resolves every path against the
+root's current location, from any working directory. To share the data,
+:func:`write_hub_folder` writes a self-contained copy with every pixel embedded (frames of
+video-stored clips decoded with PyAV and stored as PNG) and without local paths
+(:data:`HUB_DROPPED_COLUMNS`, :func:`public_text`), ready for ``hf upload``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import logging
 import math
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,7 +66,7 @@ import yaml
 
 from lsvd.constants import CARD_FILE, INFO_FILE, MANIFESTS_DIR, ROLE_PS, STORAGE_VIDEO
 from lsvd.data.manifest import CLIP_SCHEMA, COLUMN_DOCS, FRAME_SCHEMA, Manifest, ManifestError
-from lsvd.io.atomic import atomic_dir, write_bytes
+from lsvd.io.atomic import atomic_dir, write_bytes, write_json
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +81,11 @@ CARD_DATA_DIR = "hf"
 HUB_DATA_DIR = "data"
 #: Parquet schema-metadata key recording which manifest a card data file was built from.
 CARD_MANIFEST_KEY = b"lsvd.manifest_id"
+#: Manifest columns of local paths, left out of a Hub folder (its pixels are embedded instead).
+HUB_PATH_COLUMNS = ("path", "mask_path", "clean_path", "density_path", "metric_ref_path")
+#: Bookkeeping of the machine that indexed the sources (file times, input fingerprints), also left out.
+HUB_BOOKKEEPING_COLUMNS = ("mtime_ns", "fingerprint")
+HUB_DROPPED_COLUMNS = HUB_PATH_COLUMNS + HUB_BOOKKEEPING_COLUMNS
 
 PS_COLUMN = "ps_image"
 VIDEO_COLUMN = "video"
@@ -141,6 +151,45 @@ def _absolute(value: Any, root: str) -> str | None:
     return value if os.path.isabs(value) else os.path.join(root, value)
 
 
+def _path_resolver(manifest: Manifest, relative: bool) -> Callable[[Any], str | None]:
+    """Manifest path -> table path: as stored (``relative``) or absolute against the root's location."""
+    if relative:
+        return lambda value: None if _isnull(value) else str(value)
+    root = _root_of(manifest)
+    return lambda value: _absolute(value, root)
+
+
+# an absolute local path: POSIX (not inside a URL or a relative path), file://, drive letter or UNC;
+# it may hold spaces, and ends at a line break or one of , ; # ? : " ' ` | < > ( ) [ ]
+_PATH_CHARS = r"[^\n\r\t,;#?:\"'`|<>()\[\]]"
+_LOCAL_PATH = re.compile(r"(?:\bfile://|(?<![\w.:/\\~-]))(?:/|[A-Za-z]:[\\/]|\\\\)(?! )" + _PATH_CHARS + "+")
+
+
+def public_text(text: str) -> str:
+    """``text`` with every absolute local path replaced by its last component (file or folder name).
+
+    ``/home/me/videos/case12.mp4#frames=0-99`` becomes ``case12.mp4#frames=0-99``; URLs,
+    relative paths and other text are kept. Used on everything a Hub folder takes from a manifest.
+    """
+    def name(match: re.Match[str]) -> str:
+        path = match.group()
+        path = path[len("file://"):] if path.startswith("file://") else path
+        return re.split(r"[\\/]", path.rstrip("/\\"))[-1]
+
+    return _LOCAL_PATH.sub(name, text)
+
+
+def _public_json(value: Any) -> Any:
+    """A JSON value with :func:`public_text` applied to every string (keys included)."""
+    if isinstance(value, str):
+        return public_text(value)
+    if isinstance(value, dict):
+        return {public_text(str(k)): _public_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_public_json(v) for v in value]
+    return value
+
+
 def _root_of(manifest: Manifest) -> str:
     # abspath, not resolve(): keep the user's spelling of the root (symlinked mounts stay as given)
     return os.path.abspath(os.path.expanduser(manifest.root))
@@ -186,8 +235,8 @@ def _features(scalars: pa.Schema, media: dict[str, Any], order: Sequence[str]) -
     return datasets.Features({name: media[name] if name in media else base[name] for name in order})
 
 
-def _frames_table(manifest: Manifest) -> pa.Table:
-    root = _root_of(manifest)
+def _frames_table(manifest: Manifest, relative: bool) -> pa.Table:
+    where = _path_resolver(manifest, relative)
     clips, frames = _sorted(manifest)
     by_clip = clips.set_index("clip_id")
     is_video = (frames["clip_id"].map(by_clip["storage"]) == STORAGE_VIDEO).to_numpy()
@@ -197,10 +246,10 @@ def _frames_table(manifest: Manifest) -> pa.Table:
     scalars = _scalar_table(scal, FRAME_SCHEMA)
 
     ps = _ps_rows(clips, frames)
-    ps_path = {cid: _absolute(p, root) for cid, p in ps["path"].items() if by_clip.at[cid, "storage"] != STORAGE_VIDEO}
+    ps_path = {cid: where(p) for cid, p in ps["path"].items() if by_clip.at[cid, "storage"] != STORAGE_VIDEO}
     media: dict[str, pa.Array] = {}
     for col, (name, _) in MEDIA_COLUMNS.items():
-        paths = [_absolute(p, root) for p in frames[col]]
+        paths = [where(p) for p in frames[col]]
         if col == "path":
             media[VIDEO_COLUMN] = _image_array([p if v else None for p, v in zip(paths, is_video, strict=True)])
             paths = [None if v else p for p, v in zip(paths, is_video, strict=True)]
@@ -216,8 +265,8 @@ def _frames_table(manifest: Manifest) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=features.arrow_schema)
 
 
-def _clips_table(manifest: Manifest) -> pa.Table:
-    root = _root_of(manifest)
+def _clips_table(manifest: Manifest, relative: bool) -> pa.Table:
+    where = _path_resolver(manifest, relative)
     clips, frames = _sorted(manifest)
     scalars = _scalar_table(clips, CLIP_SCHEMA)
     is_video = (clips["storage"] == STORAGE_VIDEO).to_numpy()
@@ -230,20 +279,20 @@ def _clips_table(manifest: Manifest) -> pa.Table:
     for col, (_, name) in MEDIA_COLUMNS.items():
         values = []
         for cid, video in zip(clips["clip_id"], is_video, strict=True):
-            paths = [_absolute(p, root) for p in groups.get(cid, empty)[col]]
+            paths = [where(p) for p in groups.get(cid, empty)[col]]
             if (col == "path" and video) or all(p is None for p in paths):
                 values.append(None)
             else:
                 values.append([None if p is None else {"bytes": None, "path": p} for p in paths])
         media[name] = pa.array(values, list_type)
     media[PS_COLUMN] = _image_array(
-        [None if v or cid not in ps.index else _absolute(ps.at[cid, "path"], root)
+        [None if v or cid not in ps.index else where(ps.at[cid, "path"])
          for cid, v in zip(clips["clip_id"], is_video, strict=True)]
     )
     video_paths = []
     for cid, video in zip(clips["clip_id"], is_video, strict=True):
         rows = groups.get(cid, empty)
-        video_paths.append(_absolute(rows["path"].iloc[0], root) if video and len(rows) else None)
+        video_paths.append(where(rows["path"].iloc[0]) if video and len(rows) else None)
     media[VIDEO_COLUMN] = _image_array(video_paths)
 
     media_features: dict[str, Any] = {name: _list_feature(datasets.Image()) for _, name in MEDIA_COLUMNS.values()}
@@ -266,13 +315,16 @@ def _check_config(config: str) -> None:
         raise ValueError(f"unknown config {config!r}; expected one of {list(CONFIGS)}")
 
 
-def build_tables(manifest: Manifest, config: Config) -> dict[str, pa.Table]:
-    """The config's Arrow tables per split (``datasets`` split names, sorted), paths absolute.
+def build_tables(manifest: Manifest, config: Config, *, relative: bool = False) -> dict[str, pa.Table]:
+    """The config's Arrow tables per split (``datasets`` split names, sorted).
 
-    Each table's schema carries its ``datasets`` features (``huggingface`` schema metadata).
+    Image and video paths are absolute (resolved against the root's current location), or with
+    ``relative`` kept as the manifest stores them: relative to the root unless outside it (the
+    card's data files). Each table's schema carries its ``datasets`` features (``huggingface``
+    schema metadata).
     """
     _check_config(config)
-    table = _frames_table(manifest) if config == FRAMES else _clips_table(manifest)
+    table = _frames_table(manifest, relative) if config == FRAMES else _clips_table(manifest, relative)
     names: dict[str, str] = {}
     for split in sorted(manifest.clips["split"].astype(str).unique()):
         name = split_name(split)
@@ -298,8 +350,10 @@ def load(
     ``config="frames"`` gives one row per frame, ``"clips"`` one row per clip (columns in the
     module docstring). With ``split`` (a manifest split, e.g. ``"train"``) a :class:`datasets.Dataset`,
     else a :class:`datasets.DatasetDict` of every split. Image columns decode to ``PIL.Image``
-    (RGB frames, ``L`` masks) or ``None`` where absent; ``video`` stays undecoded.
-    The rows equal those of ``datasets.load_dataset(str(root), config)`` (see :func:`write_dataset_card`).
+    (RGB frames, ``L`` masks) or ``None`` where absent; ``video`` stays undecoded. Paths are resolved
+    against the root's current location, so any working directory works. The rows equal those of
+    ``datasets.load_dataset(str(root), config)`` but for the image and video paths, which the card's
+    data files keep relative to the root (see :func:`write_dataset_card`).
     """
     _check_config(config)
     manifest = Manifest.load(root)
@@ -351,11 +405,13 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
 def write_dataset_card(manifest: Manifest) -> Path:
     """Write ``README.md`` (the HF dataset card) and the Parquet files its ``configs`` point to.
 
-    The data files are ``hf/<config>/<split>.parquet`` under the root, with absolute paths to the
-    pixels (see the module docstring for why); files of splits that no longer exist are removed.
-    Every write is atomic, and a file whose bytes would not change is not rewritten, so calling
-    this after every ``prepare`` run is cheap. The card is deterministic: the same manifest gives
-    the same bytes wherever the root lives (the absolute paths are only in the data files).
+    The data files are ``hf/<config>/<split>.parquet`` under the root, with the pixels' paths as the
+    manifest stores them: relative to the root for files inside it (so a copied or moved root
+    keeps working; ``datasets`` resolves them against the working directory, see the module
+    docstring), absolute for sources indexed in place outside it. Files of splits that no longer
+    exist are removed. Every write is atomic, and a file whose bytes would not change is not
+    rewritten, so calling this after every ``prepare`` run is cheap. Card and data files are
+    deterministic: the same manifest gives the same bytes wherever the root lives.
     Returns the card's path.
     """
     root = Path(manifest.root)
@@ -363,7 +419,7 @@ def write_dataset_card(manifest: Manifest) -> Path:
     features: dict[str, datasets.Features] = {}
     keep: set[Path] = set()
     for config in CONFIGS:
-        tables = build_tables(manifest, config)
+        tables = build_tables(manifest, config, relative=True)
         data_files[config] = {}
         for split, table in tables.items():
             rel = f"{CARD_DATA_DIR}/{config}/{split}.parquet"
@@ -382,10 +438,10 @@ def write_dataset_card(manifest: Manifest) -> Path:
 
 
 def card_is_current(root: str | os.PathLike[str]) -> bool:
-    """Whether the card's data files match the manifest and the root's current location."""
+    """Whether the card and its data files match the manifest (wherever the root now lives)."""
     manifest = Manifest.load(root)
     for config in CONFIGS:
-        for split, table in build_tables(manifest, config).items():
+        for split, table in build_tables(manifest, config, relative=True).items():
             path = Path(manifest.root) / CARD_DATA_DIR / config / f"{split}.parquet"
             try:
                 on_disk = pq.read_table(path)
@@ -452,8 +508,12 @@ def render_card(
     """The dataset card text: YAML front matter (``configs`` -> ``data_files``) and a description.
 
     ``data_files`` maps config -> split -> path or glob (relative to the card's folder).
-    Deterministic: no timestamps, no absolute paths other than those in the manifest's source.
+    Deterministic: no timestamps. The local card (``hub=False``) shows the manifest's source as
+    recorded; the Hub card (``hub=True``) holds no absolute local path (:func:`public_text` on
+    everything it takes from the manifest).
     """
+    if hub:
+        manifest = _public_manifest(manifest)
     clips, frames = _sorted(manifest)
     info = manifest.info
     source = info.get("source") or {}
@@ -528,6 +588,34 @@ def render_card(
         "is derived from it (`other` for licences without an SPDX identifier).")
     add("")
 
+    add("## Sensitive data: patients, consent and licence")
+    add("")
+    add("Laparoscopic video is recorded inside patients during surgery: it is health data. Whoever shares or "
+        "uploads this data must make sure that:")
+    add("")
+    add("- every patient (or the ethics board that approved the recording) consented to this use and to "
+        "publication, and the data was de-identified as that approval requires;")
+    add("- no frame shows identifying information: the operating room or faces when the camera is outside "
+        "the body, or on-screen overlays of the recording system (names, dates, hospital or case numbers);")
+    add("- clip ids and file names carry no names, dates or case numbers (they come from the source folders "
+        "and video files);")
+    add("- the licence of every clip (`licence` column) allows redistribution; a private dataset on the Hub "
+        "with gated access is the place for data that must not be public.")
+    add("")
+    if hub:
+        add("This folder was exported by `python -m lsvd.hf hub`, which embeds the pixels and leaves out what "
+            "identifies the machine that indexed them: local paths (`" + "`, `".join(HUB_PATH_COLUMNS)
+            + "`), file times and input fingerprints (`" + "`, `".join(HUB_BOOKKEEPING_COLUMNS)
+            + "`); every absolute path in "
+            "the other columns, this card and `meta/info.json` is reduced to its file or folder name. It does "
+            "not look at the pixels: check them before uploading.")
+    else:
+        add("This folder is a local index: its manifests and `meta/info.json` record where the sources lie on "
+            "this machine (absolute paths of sources indexed in place, file times). To share the data, export "
+            "it with `python -m lsvd.hf hub <root> <out>`, which leaves those out, rather than uploading this "
+            "folder.")
+    add("")
+
     add("## Configs and columns")
     add("")
     add("- `frames` (default): one row per frame.")
@@ -563,12 +651,14 @@ def render_card(
             "`hf upload <user>/<name> <this folder> --repo-type=dataset`. "
             "Each config stores its own copy of the pixels.")
     else:
-        add("The Parquet files under `hf/` hold **absolute paths** to the pixels (HF `datasets` opens a "
-            "relative image path against the current working directory, not against this folder). They are "
-            "rewritten whenever `python -m lsvd.prepare` changes the manifest. After moving or copying this "
-            "folder, refresh them with `python -m lsvd.hf card <root>` before `datasets.load_dataset`; "
-            "`lsvd.hf.load` always resolves paths against the root's current location. To share the data, "
-            "`python -m lsvd.hf hub <root> <out>` writes a self-contained copy with the pixels embedded.")
+        add("The Parquet files under `hf/` hold the paths of the pixels as the manifest does: **relative to this "
+            "folder** for files inside it, absolute for sources indexed in place outside it. A copy of this "
+            "folder reads its own files and a moved folder keeps working, with nothing to rewrite. HF `datasets` "
+            "opens a relative image path against the current working directory (not against this folder), so "
+            "run `datasets.load_dataset` from this folder; `lsvd.hf.load` resolves every path against the "
+            "folder's current location, from any working directory. The files are rewritten whenever "
+            "`python -m lsvd.prepare` changes the manifest. To share the data, `python -m lsvd.hf hub <root> "
+            "<out>` writes a self-contained copy with the pixels embedded.")
     add("")
 
     add("## Loading")
@@ -588,9 +678,11 @@ def render_card(
         add('clips = lsvd.hf.load(root, "clips")  # datasets.DatasetDict of every split')
         add('frames[0]["image"], frames[0]["ps_image"]  # PIL images (None where absent)')
         add("")
-        add("# the same rows through the card's configs, offline:")
+        add("# the same rows through the card's configs, offline, from this folder (paths are relative to it):")
+        add("import os")
         add("from datasets import load_dataset")
         add("")
+        add("os.chdir(root)  # not load_dataset(\".\"): datasets needs a folder name")
         add('frames = load_dataset(root, "frames", split="' + _first_split(data_files) + '")')
     add("```")
     add("")
@@ -618,6 +710,19 @@ def render_card(
     add("```")
     add("")
     return "\n".join(lines)
+
+
+def _public_manifest(manifest: Manifest) -> Manifest:
+    """``manifest`` with :func:`public_text` applied to its info and to every text cell of its tables."""
+    def public(df: pd.DataFrame) -> pd.DataFrame:
+        df = df.copy()
+        for col in df.columns:
+            if pd.api.types.is_object_dtype(df[col]) or pd.api.types.is_string_dtype(df[col]):
+                df[col] = df[col].map(lambda v: public_text(v) if isinstance(v, str) else v)
+        return df
+
+    return dataclasses.replace(manifest, info=_public_json(manifest.info), clips=public(manifest.clips),
+                               frames=public(manifest.frames))
 
 
 def _first_split(data_files: dict[str, dict[str, str]]) -> str:
@@ -661,6 +766,19 @@ class _VideoPNGs:
         self._frames = None
         raise VideoError(f"{path}: frame {number} not found (the video has fewer frames than the manifest says; "
                          "re-run `python -m lsvd.prepare`)")
+
+
+def _hub_table(table: pa.Table) -> pa.Table:
+    """A path table without :data:`HUB_DROPPED_COLUMNS`, its text columns through :func:`public_text`."""
+    features = datasets.Features.from_arrow_schema(table.schema)
+    keep = [c for c in table.column_names if c not in HUB_DROPPED_COLUMNS]
+    arrays = []
+    for name in keep:
+        column = table[name]
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            column = pa.array([None if v is None else public_text(v) for v in column.to_pylist()], column.type)
+        arrays.append(column)
+    return pa.Table.from_arrays(arrays, schema=datasets.Features({c: features[c] for c in keep}).arrow_schema)
 
 
 def _read_bytes(path: str) -> bytes:
@@ -800,10 +918,13 @@ def write_hub_folder(
 
     ``out_dir`` gets ``README.md`` (a card whose ``configs`` point at ``data/<config>/<split>-*``),
     ``data/<config>/<split>-NNNNN-of-MMMMM.parquet`` (at most ``max_shard_rows`` rows and about
-    ``max_shard_bytes`` of embedded bytes each; row groups of at most 100 rows) and a copy of
-    ``meta/info.json``. Columns equal those of :func:`load`; image values are embedded bytes, frames of
+    ``max_shard_bytes`` of embedded bytes each; row groups of at most 100 rows) and ``meta/info.json``.
+    Columns are those of :func:`load` less :data:`HUB_DROPPED_COLUMNS` (local paths, file times,
+    input fingerprints); image values are embedded bytes named by their file name, frames of
     video-stored clips are decoded with PyAV and embedded as PNG, and ``video`` is null (no video bytes
-    are copied). Makes no network call: upload with ``hf upload`` (huggingface_hub's CLI) or
+    are copied). Nothing in the folder holds an absolute local path: text columns (``source_uri``...),
+    the card and ``meta/info.json`` go through :func:`public_text` (an absolute path becomes its file
+    or folder name). Makes no network call: upload with ``hf upload`` (huggingface_hub's CLI) or
     ``huggingface_hub.HfApi().upload_folder``. The folder appears atomically; an existing ``out_dir``
     is replaced only if it is empty or a previous Hub folder. Returns ``out_dir``.
     """
@@ -834,6 +955,7 @@ def write_hub_folder(
         for config in configs:
             data_files[config] = {}
             for split, table in build_tables(manifest, config).items():
+                table = _hub_table(table)
                 schema = table.schema
                 if config == CLIPS:
                     table = table.append_column(
@@ -847,8 +969,7 @@ def write_hub_folder(
                 log.info("%s/%s: %d shard(s)", config, split, len(shards))
                 data_files[config][split] = f"{HUB_DATA_DIR}/{config}/{split}-*.parquet"
                 features[config] = datasets.Features.from_arrow_schema(schema)
-        info = Path(manifest.root) / INFO_FILE
-        write_bytes(tmp / INFO_FILE, info.read_bytes())
+        write_json(tmp / INFO_FILE, _public_json(manifest.info))
         write_bytes(tmp / CARD_FILE, render_card(manifest, data_files, features, hub=True).encode("utf-8"))
     return out
 
@@ -864,7 +985,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="HuggingFace datasets views of a prepared dataset root.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
-        "  python -m lsvd.hf card /data/lsvd-root          # rewrite README.md + hf/ (e.g. after moving the root)\n"
+        "  python -m lsvd.hf card /data/lsvd-root          # rewrite README.md + hf/ from the manifest\n"
         "  python -m lsvd.hf hub /data/lsvd-root /tmp/hub  # self-contained folder for the Hub\n"
         "  python -m lsvd.hf show /data/lsvd-root --config clips",
     )

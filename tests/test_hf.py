@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -80,7 +82,8 @@ def build_root(base: Path) -> dict:
                     mask_path=[f"masks/b/{i:08d}.png" for i in range(10)]),
         _frame_rows("v", [video.as_posix()] * 10, 0, timestamp_s=[(i + 3) / 10 for i in range(10)]),
     ], ignore_index=True)
-    write_manifest(root, clips, frames, source={"kind": "synthetic", "uri": "test", "description": "unit-test root"})
+    write_manifest(root, clips, frames, source={"kind": "lsvd", "uri": src.as_posix(), "inputs": [src.as_posix()],
+                                                "description": "unit-test root"})
     return {"root": root, "src": src, "video": video, **pix}
 
 
@@ -164,17 +167,24 @@ def test_load_rejects_unknown_config_and_split(tiny):
         hf.load(tiny["root"], split="val")
 
 
-def _as_rows(ds: datasets.Dataset) -> list[dict]:
-    return ds.with_format("arrow")[:].to_pylist()
+def _as_rows(ds: datasets.Dataset, root: Path | None = None) -> list[dict]:
+    """Rows as plain values; with ``root``, relative image/video paths made absolute against it."""
+    def resolve(value):
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        if isinstance(value, dict) and set(value) == {"bytes", "path"} and value["path"] is not None:
+            return {**value, "path": os.path.join(root, value["path"])}  # join keeps absolute paths
+        return value
+
+    rows = ds.with_format("arrow")[:].to_pylist()
+    return rows if root is None else [{k: resolve(v) for k, v in row.items()} for row in rows]
 
 
 def test_load_dataset_offline_matches_load(tiny, tmp_path, monkeypatch):
     root = tiny["root"]
     card = hf.write_dataset_card(Manifest.load(root))
     assert card == root / "README.md"
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
+    monkeypatch.chdir(root)  # the card's paths inside the root are relative to it
     cache = tmp_path / "hf-cache"
     default = datasets.load_dataset(str(root), cache_dir=str(cache))
     assert sorted(default) == ["test", "train"] and default["train"].num_rows == 12  # frames is the default
@@ -184,11 +194,59 @@ def test_load_dataset_offline_matches_load(tiny, tmp_path, monkeypatch):
         assert sorted(theirs) == sorted(ours)
         for split in ours:
             assert theirs[split].features == ours[split].features
-            assert _as_rows(theirs[split]) == _as_rows(ours[split])
+            assert _as_rows(theirs[split], root) == _as_rows(ours[split])
     frames = datasets.load_dataset(str(root), "frames", split="test", cache_dir=str(cache))
-    row = frames[0]  # clip b, frame 0: decoded from another working directory
+    row = frames[0]  # clip b, frame 0: outside the root (absolute), its mask inside (relative)
     assert np.array_equal(_px(row["image"]), tiny["b"][0]) and np.array_equal(_px(row["mask"]), tiny["mask_b"][0])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # lsvd.hf.load works from any working directory
     assert np.array_equal(_px(hf.load(root, split="train")[4]["image"]), tiny["a"][4])
+    assert np.array_equal(_px(hf.load(root, split="test")[0]["mask"]), tiny["mask_b"][0])
+
+
+def _card_paths(root: Path) -> list[str]:
+    """Every image/video path in the card's data files (hf/*/*.parquet)."""
+    out = []
+    for path in sorted((root / "hf").glob("*/*.parquet")):
+        for row in pq.read_table(path).to_pylist():
+            for value in row.values():
+                for item in value if isinstance(value, list) else [value]:
+                    if isinstance(item, dict) and item.get("path") is not None:
+                        out.append(item["path"])
+    return out
+
+
+def test_copied_and_moved_roots_load_their_own_pixels(tiny, tmp_path, monkeypatch):
+    root, cache = tiny["root"], str(tmp_path / "hf-cache")
+    hf.write_dataset_card(Manifest.load(root))
+    paths = _card_paths(root)
+    inside = [p for p in paths if not p.startswith(tiny["src"].as_posix())]
+    assert inside and not [p for p in inside if os.path.isabs(p)]  # files in the root: relative to it
+    assert all(os.path.isabs(p) for p in paths if p not in inside)  # sources indexed in place: absolute
+
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    assert hf.card_is_current(copy)  # nothing to rewrite
+    edited = 255 - tiny["a"][4]
+    write_png(copy / "frames/a/00000004.png", edited)
+    write_png(copy / "masks/b/00000000.png", 255 - tiny["mask_b"][0])
+    monkeypatch.chdir(copy)
+    train = datasets.load_dataset(str(copy), "frames", split="train", cache_dir=cache)
+    assert np.array_equal(_px(train[4]["image"]), edited)  # the copy's pixels, not the original's
+    assert np.array_equal(_px(train[3]["image"]), tiny["a"][3])
+    test = datasets.load_dataset(str(copy), "frames", split="test", cache_dir=cache)
+    assert np.array_equal(_px(test[0]["mask"]), 255 - tiny["mask_b"][0])
+    assert np.array_equal(_px(hf.load(copy, split="train")[4]["image"]), edited)
+
+    moved = tmp_path / "moved"
+    root.rename(moved)  # the original is gone
+    monkeypatch.chdir(moved)
+    clips = datasets.load_dataset(str(moved), "clips", split="train", cache_dir=cache)
+    assert np.array_equal(_px(clips[0]["frames"][4]), tiny["a"][4])
+    assert np.array_equal(_px(clips[0]["clean_frames"][2]), tiny["clean_a"][2])
+    assert np.array_equal(_px(datasets.load_dataset(str(moved), "frames", split="test", cache_dir=cache)[0]["mask"]),
+                          tiny["mask_b"][0])
 
 
 def _front_matter(text: str) -> dict:
@@ -219,15 +277,18 @@ def test_card_is_deterministic_and_declares_configs(tiny, tmp_path):
     assert "| test | 2 | 20 |" in text and "| train | 1 | 12 | 1 |" in text
     assert "Self-Supervised Video Desmoking for Laparoscopic Surgery" in text and "Zuo, Wangmeng" in text
     assert "lsvd.hf.load" in text and "load_dataset" in text and "lsvd.data.datasets" in text
-    assert str(tmp_path) not in text  # no absolute paths of this machine in the card itself
+    assert str(root) not in text  # the card names no absolute path of the root itself
+    assert "## Sensitive data" in text and "consent" in text and "python -m lsvd.hf hub" in text
     assert hf.card_is_current(root)
 
-    # the same manifest elsewhere gives the same card; its data files point at the new location
+    # the same manifest elsewhere gives the same card and data files, and they are current there
     copy = tmp_path / "copy"
     shutil.copytree(root, copy)
-    assert not hf.card_is_current(copy)
+    assert hf.card_is_current(copy)
+    data = {p.relative_to(copy): p.read_bytes() for p in sorted((copy / "hf").glob("*/*.parquet"))}
     hf.write_dataset_card(Manifest.load(copy))
     assert (copy / "README.md").read_bytes() == first and hf.card_is_current(copy)
+    assert {p.relative_to(copy): p.read_bytes() for p in sorted((copy / "hf").glob("*/*.parquet"))} == data
     assert hf.load(copy, split="train")[0]["image"].filename.startswith(str(copy))
 
 
@@ -253,7 +314,8 @@ def test_hub_folder_embeds_bytes_and_loads_without_the_root(tiny, tmp_path, monk
     meta = _front_matter((out / "README.md").read_text())
     assert {d["split"]: d["path"] for d in meta["configs"][1]["data_files"]} == {
         "test": "data/clips/test-*.parquet", "train": "data/clips/train-*.parquet"}
-    expected_cols = {c: list(hf.load(tiny["root"], c, split="test").features) for c in hf.CONFIGS}
+    expected_cols = {c: [n for n in hf.load(tiny["root"], c, split="test").features if n not in hf.HUB_DROPPED_COLUMNS]
+                     for c in hf.CONFIGS}
     video_px = read_frames(tiny["video"], range(3, 13))
     shutil.rmtree(tiny["root"])
     shutil.rmtree(tiny["src"])
@@ -283,6 +345,66 @@ def test_hub_folder_embeds_bytes_and_loads_without_the_root(tiny, tmp_path, monk
     assert [np.array_equal(_px(f), tiny["b"][i]) for i, f in enumerate(cb["frames"])] == [True] * 10
     assert len(cv["frames"]) == 10 and np.array_equal(_px(cv["frames"][9]), video_px[12]) and cv["video"] is None
     assert (out / "meta/info.json").is_file()
+
+
+def _strings(value) -> list[str]:
+    """Every string in a nested JSON-like value (dict keys included)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def test_hub_folder_leaks_no_local_path(tiny, tmp_path):
+    root = tiny["root"]
+    m = Manifest.load(root)
+    clips = m.clips.copy()
+    clips.loc[clips["clip_id"] == "b", "source_uri"] = (tiny["src"] / "LSVD_test/b").as_posix()
+    clips.loc[clips["clip_id"] == "v", "source_uri"] = f"{tiny['video'].as_posix()}#frames=3-12"
+    clips.loc[clips["clip_id"] == "a", "metric_ref_path"] = "frames/a/00000000.png"
+    write_manifest(root, clips, m.frames, source={**m.info["source"], "description": f"copied from {tiny['src']}"})
+    out = hf.write_hub_folder(root, tmp_path / "hub")
+    private = [str(tmp_path), tmp_path.as_posix()]
+
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    assert {p.suffix for p in files} == {".md", ".json", ".parquet"}
+    for path in files:
+        if path.suffix == ".parquet":
+            pf = pq.ParquetFile(path)
+            assert not set(hf.HUB_DROPPED_COLUMNS) & set(pf.schema_arrow.names), path
+            meta = {k.decode(): v.decode() for k, v in (pf.schema_arrow.metadata or {}).items()}
+            texts = _strings(meta) + _strings(pf.read().to_pylist())
+        else:
+            texts = [path.read_text()]
+            if path.suffix == ".json":
+                texts += _strings(json.loads(texts[0]))
+        leaks = [t for t in texts if any(p in t for p in private) or os.path.isabs(t)]
+        assert not leaks, f"{path.relative_to(out)}: {leaks[:3]}"
+
+    clips_hub = pq.read_table(out / "data/clips/test-00000-of-00001.parquet").to_pandas().set_index("clip_id")
+    assert clips_hub.at["b", "source_uri"] == "b" and clips_hub.at["v", "source_uri"] == "v.mp4#frames=3-12"
+    info = json.loads((out / "meta/info.json").read_text())
+    assert info["source"]["inputs"] == ["src"] and info["source"]["description"] == "copied from src"
+    assert info["manifest_id"] == Manifest.load(root).manifest_id and info["counts"]["clips"] == 3
+    card = (out / "README.md").read_text()
+    assert "## Sensitive data" in card and "consent" in card and "`mtime_ns`" in card
+    assert "- uri: `src`" in card
+    loaded = datasets.load_dataset(str(out), "clips", split="train", cache_dir=str(tmp_path / "hf-cache"))
+    assert "metric_ref_path" not in loaded.features and "fingerprint" not in loaded.features
+    assert np.array_equal(_px(loaded[0]["frames"][4]), tiny["a"][4])
+
+
+def test_public_text():
+    assert hf.public_text("/home/me/videos/case 12.mp4#frames=0-99") == "case 12.mp4#frames=0-99"
+    assert hf.public_text("/data/a.mp4, /data/b.mp4") == "a.mp4, b.mp4"
+    assert hf.public_text("file:///srv/LSVD/") == "LSVD"
+    assert hf.public_text(r"C:\Users\me\clip.mp4") == "clip.mp4"
+    for kept in ("https://example.org/a/b", "frames/a/00000000.png", "lsvd.data.synthetic?preset=tiny&seed=0",
+                 "test:a", "mask at 1/4 resolution (0/255)", "frame 0 / 9"):
+        assert hf.public_text(kept) == kept
 
 
 def test_hub_folder_refuses_to_replace_other_folders(tiny, tmp_path):
@@ -319,10 +441,10 @@ def test_prepare_synthetic_tiny_end_to_end(tmp_path, monkeypatch):
     ours = hf.load(root)
     assert sum(d.num_rows for d in ours.values()) == len(manifest.frames)
     assert sum(d.num_rows for d in hf.load(root, "clips").values()) == len(manifest.clips)
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(root)
     theirs = datasets.load_dataset(str(root), "frames", cache_dir=str(tmp_path / "hf-cache"))
     for split in ours:
-        assert _as_rows(theirs[split]) == _as_rows(ours[split])
+        assert _as_rows(theirs[split], root) == _as_rows(ours[split])
     clip = manifest.clips.iloc[0]
     row = next(r for r in theirs[hf.split_name(clip["split"])] if r["clip_id"] == clip["clip_id"])
     image = row["image"] if row["image"] is not None else None
