@@ -153,6 +153,20 @@ def _under(path: str, base: str) -> bool:
     return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
 
 
+_ABSOLUTE = r"^(?:/|[A-Za-z]:[/\\]|\\\\)"  # POSIX, drive letter or UNC
+_PARENT = r"(?:^|[/\\])\.\.(?:[/\\]|$)"  # a ".." component
+
+
+def _maybe_outside(paths: pd.Series, sources: list[str]) -> list[str]:
+    """The distinct values of ``paths`` that a vectorised test cannot place inside the root or a
+    source: absolute ones outside every source, and any with a ``..`` component."""
+    values = pd.Series(paths.dropna().unique(), dtype=object).astype(str)
+    parent = values.str.contains(_PARENT, regex=True)
+    absolute = values.str.contains(_ABSOLUTE, regex=True)
+    in_source = values.str.startswith(tuple(s.rstrip(os.sep) + os.sep for s in sources)) if sources else False
+    return values[parent | (absolute & ~in_source)].tolist()
+
+
 def check_root_safety(root: str | os.PathLike[str], info: dict[str, Any], clips: pd.DataFrame,
                       frames: pd.DataFrame) -> None:
     """Refuse a root whose names or paths would lead the toolkit outside its folders.
@@ -176,7 +190,7 @@ def check_root_safety(root: str | os.PathLike[str], info: dict[str, Any], clips:
         for column in PATH_COLUMNS[table_name]:
             if column not in table.columns:
                 continue
-            for value in table[column].dropna().unique():
+            for value in _maybe_outside(table[column], sources):
                 full = os.path.normpath(os.path.join(base, str(value)))
                 if _under(full, base) or any(_under(full, s) for s in sources):
                     continue
