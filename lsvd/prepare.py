@@ -155,11 +155,8 @@ def _finish(root: Path, result: IndexResult, log_: ProblemLog, source: dict, pre
     log_.check()
     if result.clips.empty:
         raise BadInputError(log_.problems, header=f"no usable clip found in {source.get('uri')}")
-    from lsvd.hf import write_dataset_card
-
-    manifest_id, changed = write_manifest(root, result.clips, result.frames, source=source)
+    manifest_id, changed = write_manifest(root, result.clips, result.frames, source=source)  # and the card
     write_json(root / REPORT_FILE, {"manifest_id": manifest_id, **log_.to_json()})
-    write_dataset_card(Manifest.load(root))  # writes nothing when the card is current
     prev_ids = set(previous[0]["clip_id"]) if previous is not None and len(previous[0]) else set()
     by_split = result.clips.groupby("split").size().to_dict()
     return PrepareSummary(

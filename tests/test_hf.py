@@ -305,6 +305,48 @@ def test_card_follows_manifest_changes(tiny):
     assert hf.load(root, split="my-val").num_rows == 12  # the manifest's name works too
 
 
+def test_write_manifest_keeps_the_card_current(tiny):
+    root = tiny["root"]
+    assert hf.card_is_current(root)  # build_root only called write_manifest
+    m = Manifest.load(root)
+    frames = m.frames.copy()
+    a = frames["clip_id"] == "a"
+    frames.loc[a, "mask_path"] = [f"masks/a/{i:08d}.png" for i in range(12)]
+    assert write_manifest(root, m.clips, frames, source=m.info["source"])[1]
+    assert hf.card_is_current(root)
+    assert {f"masks/a/{i:08d}.png" for i in range(12)} <= set(_card_paths(root))
+
+    (root / "README.md").unlink()  # as if a run stopped between the manifest and the card
+    assert not write_manifest(root, m.clips, frames, source=m.info["source"])[1]
+    assert hf.card_is_current(root)
+    stamps = {p: p.stat().st_mtime_ns for p in [root / "README.md", *(root / "hf").glob("*/*.parquet")]}
+    write_manifest(root, m.clips, frames, source=m.info["source"])
+    assert stamps == {p: p.stat().st_mtime_ns for p in stamps}  # an unchanged manifest rewrites nothing
+
+    clips = m.clips.copy()
+    clips.loc[clips["clip_id"] == "a", "split"] = "te-st"  # both are the datasets split te_st
+    clips.loc[clips["clip_id"] == "b", "split"] = "te_st"
+    info = (root / "meta/info.json").read_bytes()
+    with pytest.raises(ValueError, match="both become the datasets split 'te_st'"):
+        write_manifest(root, clips, frames, source=m.info["source"])
+    assert (root / "meta/info.json").read_bytes() == info and hf.card_is_current(root)  # nothing written
+
+
+@pytest.mark.skipif(importlib.util.find_spec("lsvd.data.synthetic") is None,
+                    reason="lsvd.data.synthetic (prepare --synthetic) not available yet")
+def test_prepare_and_masks_keep_the_card_current(tmp_path):
+    from lsvd.masks.pipeline import generate_masks
+    from lsvd.prepare import prepare_synthetic
+
+    root = tmp_path / "tiny"
+    prepare_synthetic(root, preset="tiny", progress=False)
+    assert hf.card_is_current(root)
+    assert generate_masks(root, progress=False).manifest_updated
+    assert hf.card_is_current(root)
+    masks = set(Manifest.load(root).frames["mask_path"].dropna())
+    assert masks and masks <= set(_card_paths(root))
+
+
 def test_hub_folder_embeds_bytes_and_loads_without_the_root(tiny, tmp_path, monkeypatch):
     out = hf.write_hub_folder(tiny["root"], tmp_path / "hub", max_shard_rows=7)
     assert sorted(p.name for p in (out / "data/frames").iterdir()) == [

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lsvd.constants import CLIPS_FILE, FRAMES_FILE, INFO_FILE, REPORT_FILE
+from lsvd.constants import CARD_FILE, CLIPS_FILE, FRAMES_FILE, INFO_FILE, REPORT_FILE
 from lsvd.data.manifest import Manifest, ManifestError
 from lsvd.data.problems import BadInputError
 from lsvd.io.images import write_png
@@ -215,10 +215,11 @@ def test_incremental_reruns(lsvd_tree: Path, tmp_path: Path):
     root = tmp_path / "root"
     first = prepare_lsvd(lsvd_tree, root, progress=False)
     assert (first.indexed, first.reused, first.changed) == (3, 0, True)
-    stamps = {f: (root / f).stat().st_mtime_ns for f in (CLIPS_FILE, FRAMES_FILE, INFO_FILE)}
+    card = [CARD_FILE, *sorted(p.relative_to(root) for p in (root / "hf").glob("*/*.parquet"))]
+    stamps = {f: (root / f).stat().st_mtime_ns for f in (CLIPS_FILE, FRAMES_FILE, INFO_FILE, *card)}
     again = prepare_lsvd(lsvd_tree, root, progress=False)
     assert (again.indexed, again.reused, again.changed) == (0, 3, False)
-    assert stamps == {f: (root / f).stat().st_mtime_ns for f in stamps}  # nothing rewritten
+    assert stamps == {f: (root / f).stat().st_mtime_ns for f in stamps}  # nothing rewritten, the card neither
     # change one clip: add a frame; remove another clip
     write_png(lsvd_tree / "LSVD_train/clip_a/00000012.png", smooth_frames(1, 32, 48)[0])
     import shutil

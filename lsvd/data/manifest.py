@@ -257,10 +257,16 @@ def write_manifest(
     """Write clips/frames Parquet and ``meta/info.json`` atomically; return (manifest_id, changed).
 
     Rows are sorted (clips by ``clip_id``; frames by ``clip_id, frame_index``). When the
-    content equals what is on disk, nothing is rewritten (``changed`` is False).
+    content equals what is on disk, nothing is rewritten (``changed`` is False). Either way the
+    dataset card (``README.md`` and ``hf/``, :func:`lsvd.hf.write_dataset_card`) is then brought in
+    step with the manifest, rewriting only files whose bytes change; split names that ``datasets``
+    cannot tell apart are refused before anything is written.
     """
+    from lsvd.hf.tables import check_split_names  # lazy: lsvd.hf imports this module
+
     root = Path(root)
     check_root_safety(root, {"source": source}, clips, frames)
+    check_split_names(clips["split"])
     clips = clips.sort_values("clip_id", kind="stable").reset_index(drop=True)
     frames = frames.sort_values(["clip_id", "frame_index"], kind="stable").reset_index(drop=True)
     clip_table, frame_table = _table(clips, CLIP_SCHEMA), _table(frames, FRAME_SCHEMA)
@@ -271,6 +277,7 @@ def write_manifest(
     except ManifestError:  # a corrupt info.json is what this write repairs
         old_info = None
     if old_info is not None and old_info.get("manifest_id") == manifest_id and _ids_on_disk(root) == {manifest_id}:
+        _keep_card_current(root)  # a run interrupted after the manifest left an old card
         return manifest_id, False
     meta = {MANIFEST_ID_KEY: manifest_id.encode()}
     for table, rel in ((frame_table, FRAMES_FILE), (clip_table, CLIPS_FILE)):
@@ -301,7 +308,15 @@ def write_manifest(
         **(extra_info or {}),
     }
     write_json(info_path, info)
+    _keep_card_current(root)
     return manifest_id, True
+
+
+def _keep_card_current(root: Path) -> None:
+    """Rewrite the dataset card files that no longer match the manifest on disk."""
+    from lsvd.hf.card import write_dataset_card  # lazy: lsvd.hf imports this module
+
+    write_dataset_card(Manifest.load(root))
 
 
 def _read_json(path: Path) -> dict:

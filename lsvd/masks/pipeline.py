@@ -267,9 +267,7 @@ def generate_masks(
 
 
 def _record(manifest: Manifest, updates: dict[str, dict[int, float]], mode: str, flow_id: str, params) -> None:
-    """Write mask paths, ratios and the clips' mask columns into the manifests (atomically)."""
-    from lsvd.hf import write_dataset_card
-
+    """Write mask paths, ratios and the clips' mask columns into the manifests and the card (atomically)."""
     clips, frames = manifest.clips.copy(), manifest.frames.copy()
     for clip_id, ratios in updates.items():
         rows = frames.index[frames["clip_id"] == clip_id]
@@ -285,4 +283,3 @@ def _record(manifest: Manifest, updates: dict[str, dict[int, float]], mode: str,
             clips.loc[c, "mask_ref_index"] = OFFICIAL_MASK_INDEX
     masks_info = {"mode": mode, "flow_backend": flow_id, "params": asdict(params), "params_digest": params.digest()}
     write_manifest(manifest.root, clips, frames, source=manifest.info["source"], extra_info={"masks": masks_info})
-    write_dataset_card(Manifest.load(manifest.root))
