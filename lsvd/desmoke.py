@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from lsvd.constants import OFFICIAL_MASK_INDEX
+from lsvd.errors import LsvdError
 from lsvd.io.images import IMAGE_SUFFIXES
 from lsvd.threads import add_threads_argument, configure_threads_or_report
 
@@ -71,7 +72,7 @@ UNTRAINED_WARNING = (
 )
 
 
-class DesmokeError(ValueError):
+class DesmokeError(LsvdError, ValueError):
     """A user-facing problem with the inputs or options (the command exits with status 2)."""
 
 

@@ -42,6 +42,7 @@ from lsvd.constants import (
     SOURCE_LSVD,
     SOURCE_VIDEO,
 )
+from lsvd.errors import LsvdError
 from lsvd.io.atomic import atomic_path, write_json
 from lsvd.io.paths import unsafe_name_reason
 
@@ -130,7 +131,7 @@ COLUMN_DOCS: dict[str, str] = {
 }
 
 
-class ManifestError(ValueError):
+class ManifestError(LsvdError, ValueError):
     """A dataset root that cannot be read: missing, inconsistent, unsafe or of an unknown format."""
 
 

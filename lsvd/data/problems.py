@@ -11,6 +11,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from lsvd.errors import LsvdError
+
 Skipped = Literal["file", "clip", "video", "masks", "clean", "nothing"]
 
 
@@ -28,7 +30,7 @@ class Problem:
         return f"[{self.kind}] {self.item}: {self.message} (skipped: {self.skipped})"
 
 
-class BadInputError(ValueError):
+class BadInputError(LsvdError, ValueError):
     """Raised in strict mode (or when nothing usable is left), listing every problem found."""
 
     def __init__(self, problems: list[Problem], header: str = "bad input"):

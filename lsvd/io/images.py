@@ -13,13 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
+from lsvd.errors import LsvdError
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 
 
-class ImageError(ValueError):
+class ImageError(LsvdError, ValueError):
     """An image file that cannot be used (empty, truncated, unreadable or not an image)."""
 
 

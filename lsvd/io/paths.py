@@ -11,12 +11,14 @@ import os
 import re
 from pathlib import Path
 
+from lsvd.errors import LsvdError
+
 #: Characters a safe name may not contain: path separators, a drive colon, control characters.
 _UNSAFE = re.compile(r"[/\\:\x00-\x1f\x7f]")
 MAX_NAME_LENGTH = 200
 
 
-class UnsafePathError(ValueError):
+class UnsafePathError(LsvdError, ValueError):
     """A name or path that would lead outside the folder it must stay in."""
 
 

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from lsvd.errors import LsvdError
+
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg")
 
 
-class VideoError(ValueError):
+class VideoError(LsvdError, ValueError):
     """A video that cannot be used (unreadable, truncated, no video stream)."""
 
 

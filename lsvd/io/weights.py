@@ -19,12 +19,14 @@ from typing import Any
 
 import torch
 
+from lsvd.errors import LsvdError
+
 REPLACE_ADVICE = "replace it with a complete copy (a copy or download may have been cut short)"
 #: Lines of torch's weights-only error that say nothing about the file itself.
 _TORCH_BOILERPLATE = ("weights only load failed", "please file an issue", "check the documentation", "re-running")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(LsvdError, ValueError):
     """A checkpoint or weights file cannot be used: empty, truncated, of another kind, or unsafe to unpickle.
 
     ``path`` is the file (``None`` when not one file) and ``reason`` what was found, in a few words.

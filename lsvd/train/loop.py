@@ -32,6 +32,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 
+from lsvd.errors import LsvdError
 from lsvd.io.weights import CheckpointError
 from lsvd.train.checkpoint import (
     DISCRIMINATOR_FILE,
@@ -55,7 +56,7 @@ LOG_FILE = "log.jsonl"
 RESUMABLE_CHANGES = ("workers", "log_every", "checkpoint_every", "eval_every", "eval_clips", "device")
 
 
-class RunDirError(RuntimeError):
+class RunDirError(LsvdError, RuntimeError):
     """The run directory cannot be used as asked (exists, or has nothing to resume)."""
 
 
