@@ -1,13 +1,15 @@
 """The method interface every desmoking method implements (baselines, SelfSVD, external outputs).
 
+    @register_method("my_method")                             # baselines.registry
     class MyMethod(Method):
-        name = "my_method"; kind = "classical"; citation = "..."
+        kind = "classical"; citation = "..."
         def desmoke(self, clip: Clip) -> np.ndarray: ...       # uint8 (T, H, W, 3)
 
 A method receives a :class:`Clip` (the smoky frames after the PS frame, the PS frame, the clip's
 SelfSVD mask) and returns desmoked frames of the same size. It declares its metadata as class
 attributes (kind, citation, single-image or video, uses the PS frame at test time, needs
-training, licence). ``benchmarks.methods`` registers methods by ``name`` for the runner.
+training, licence); the decorator sets its ``name``. A module under ``baselines/`` that defines
+one is found by the registry (:mod:`baselines.registry`) on its own.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class Clip:
 class Method:
     """Base class: subclasses set the class attributes and implement :meth:`desmoke`."""
 
-    name = ""
+    name = ""  #: the registered name (set by ``register_method``)
     kind = "classical"  #: classical | learned | external | reference
     citation = ""
     video = False  #: uses several frames at once

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from baselines.base import Clip, Method
+from baselines.registry import register_method
 from lsvd.data.manifest import file_sha256
 from lsvd.io.images import IMAGE_SUFFIXES
 from lsvd.io.video import VIDEO_SUFFIXES
@@ -74,6 +75,7 @@ def _entry_files(entry: Path) -> list[Path]:
     return _image_files(entry) if entry.is_dir() else [entry]
 
 
+@register_method("external")
 class ExternalOutputs(Method):
     """Outputs of a method run elsewhere, read from ``folder`` (see the module docstring for the matching rules).
 
@@ -84,7 +86,6 @@ class ExternalOutputs(Method):
         resize: resize outputs of another size to the clip's (``cv2.INTER_AREA``) instead of failing.
     """
 
-    name = "external"
     kind = "external"
     citation = "outputs produced elsewhere (cite the method that produced them)"
     video = False
@@ -93,7 +94,7 @@ class ExternalOutputs(Method):
     licence = "as published by the producer"
 
     def __init__(self, folder: str, mapping: str | None = None, name: str | None = None, *,
-                 resize: bool = False, **_: Any) -> None:
+                 resize: bool = False) -> None:
         path = Path(folder).expanduser()
         if not path.is_dir():
             raise ExternalOutputsError(f"external outputs: {folder} is not a folder (expected one video file or one "
@@ -263,6 +264,3 @@ class ExternalOutputs(Method):
 
 def _fmt(numbers: list[int]) -> str:
     return ", ".join(map(str, numbers[:10])) + (f" ... ({len(numbers)} in all)" if len(numbers) > 10 else "")
-
-
-METHOD_CLASSES: list = [ExternalOutputs]

@@ -35,6 +35,7 @@ from baselines.classical._common import (
     to_float,
     to_uint8,
 )
+from baselines.registry import register_method
 
 CITATION = ("Q. Zhu, J. Mai, L. Shao, A Fast Single Image Haze Removal Algorithm Using Color Attenuation Prior, "
             "IEEE TIP 24(11) 2015")
@@ -51,6 +52,7 @@ def raw_depth(image: np.ndarray, theta: tuple[float, float, float] = THETA) -> n
     return theta[0] + theta[1] * v + theta[2] * s
 
 
+@register_method("cap")
 class ColourAttenuationPrior(Method):
     """Zhu et al.'s colour attenuation prior dehazing, frame by frame.
 
@@ -64,7 +66,6 @@ class ColourAttenuationPrior(Method):
         eps: guided filter regularisation, default 1e-3.
     """
 
-    name = "cap"
     citation = CITATION
 
     def __init__(self, theta: tuple[float, float, float] = THETA, beta: float = 1.0, patch: int = 15,

@@ -15,10 +15,12 @@ import numpy as np
 
 from baselines.base import Clip, Method
 from baselines.classical._common import per_frame
+from baselines.registry import register_method
 
 CITATION = "K. Zuiderveld, Contrast Limited Adaptive Histogram Equalization, Graphics Gems IV, 1994"
 
 
+@register_method("clahe")
 class CLAHEEnhancement(Method):
     """CLAHE on the L channel of CIE Lab, frame by frame.
 
@@ -27,7 +29,6 @@ class CLAHEEnhancement(Method):
         tiles: the tile grid, passed to OpenCV as ``tileGridSize``; default ``(8, 8)``.
     """
 
-    name = "clahe"
     citation = CITATION
 
     def __init__(self, clip_limit: float = 2.0, tiles: tuple[int, int] = (8, 8)) -> None:

@@ -31,6 +31,7 @@ from baselines.classical._common import (
     to_float,
     to_uint8,
 )
+from baselines.registry import register_method
 
 CITATION = ("K. He, J. Sun, X. Tang, Single Image Haze Removal Using Dark Channel Prior, CVPR 2009 / "
             "IEEE TPAMI 33(12) 2011; guided filter: K. He, J. Sun, X. Tang, Guided Image Filtering, ECCV 2010")
@@ -47,6 +48,7 @@ def estimate_airlight(image: np.ndarray, dark: np.ndarray, fraction: float = 0.0
     return image.reshape(-1, 3)[idx].mean(axis=0)
 
 
+@register_method("dcp")
 class DarkChannelPrior(Method):
     """He et al.'s dark channel prior dehazing with guided-filter refinement, frame by frame.
 
@@ -59,7 +61,6 @@ class DarkChannelPrior(Method):
         eps: guided filter regularisation, default 1e-3.
     """
 
-    name = "dcp"
     citation = CITATION
 
     def __init__(self, patch: int = 15, omega: float = 0.95, t0: float = 0.1, top_fraction: float = 0.001,

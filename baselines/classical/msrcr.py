@@ -29,6 +29,7 @@ import numpy as np
 
 from baselines.base import Clip, Method
 from baselines.classical._common import per_frame
+from baselines.registry import register_method
 
 CITATION = ("D. J. Jobson, Z. Rahman, G. A. Woodell, A Multiscale Retinex for Bridging the Gap Between Color Images "
             "and the Human Observation of Scenes, IEEE TIP 6(7) 1997")
@@ -55,6 +56,7 @@ def gaussian_surround(image: np.ndarray, sigma: float, small_sigma: float = 4.0)
     return out.reshape(image.shape)
 
 
+@register_method("msrcr")
 class MultiScaleRetinex(Method):
     """MSRCR (Jobson et al. 1997) with a percentile stretch, frame by frame.
 
@@ -65,7 +67,6 @@ class MultiScaleRetinex(Method):
         clip: fraction saturated at each end by the final stretch, default 0.01.
     """
 
-    name = "msrcr"
     citation = CITATION
 
     def __init__(self, sigmas: tuple[float, ...] = (15.0, 80.0, 250.0), alpha: float = 125.0, beta: float = 46.0,

@@ -5,8 +5,9 @@ its architecture and training overrides; all of them train with the same PS-fram
 self-supervision, losses, data and iteration budget (the ``cpu`` preset by default), so a
 comparison isolates the architecture:
 
+    @register_method("aodnet")
     class AODNetMethod(LearnedMethod):
-        name = "aodnet"; arch = "aodnet"; citation = "Li et al., ICCV 2017"
+        arch = "aodnet"; citation = "Li et al., ICCV 2017"
         video = False; uses_ps = False
 
 Without ``checkpoint`` the method trains ``train_preset`` (+ its overrides) on ``data_root`` once
@@ -21,6 +22,24 @@ from typing import Any, ClassVar
 import numpy as np
 
 from baselines.base import Clip, Method
+
+__all__ = ["LearnedMethod", "metadata_flag"]
+
+
+def metadata_flag(info: dict[str, Any], key: str, *, default: bool) -> bool:
+    """A boolean of checkpoint metadata, which stores strings (``"True"``/``"False"``; any case, ``1``/``0``,
+    ``yes``/``no`` too); ``default`` when absent. Anything else is a ``ValueError``, never read as true."""
+    value = info.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"{info.get('path', 'checkpoint')}: metadata {key}={value!r}: expected true or false")
 
 
 class LearnedMethod(Method):
@@ -51,7 +70,7 @@ class LearnedMethod(Method):
         self.net, self.info = load_generator(checkpoint, preset=preset, flow=flow, arch=self.arch)
         path = Path(self.info["path"])
         self.checkpoint_sha256 = file_sha256(path if path.is_file() else resolve_generator_file(path))
-        self.use_mask = str(self.info.get("use_mask", "True")) != "False"
+        self.use_mask = metadata_flag(self.info, "use_mask", default=True)
         self.uses_mask = self.uses_mask and self.use_mask  # a checkpoint trained without masks is given none
         #: False: the clips come without SelfSVD masks (``benchmarks.run --no-masks``): PS features kept everywhere
         self.masks = masks

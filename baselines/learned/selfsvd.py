@@ -21,21 +21,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from baselines.learned.base import LearnedMethod
+from baselines.registry import register_method
 
 _CITATION = "Wu et al., Self-Supervised Video Desmoking for Laparoscopic Surgery, ECCV 2024"
 
 
+@register_method("selfsvd")
 class SelfSVD(LearnedMethod):
     """SelfSVD (stage 1)."""
 
-    name = "selfsvd"
     citation = _CITATION
 
 
+@register_method("selfsvd_star")
 class SelfSVDStar(LearnedMethod):
     """SelfSVD* (stage 2): trained from the automatic ``selfsvd`` run with the frozen teacher's targets."""
 
-    name = "selfsvd_star"
     citation = _CITATION
 
     def train_default(self, data_root: str, preset: str, progress: bool) -> Path:
@@ -51,10 +52,10 @@ class SelfSVDStar(LearnedMethod):
                           overrides={"method": "selfsvd_star", "stage1": str(stage1), "gan_start": 0, **seed})
 
 
+@register_method("selfsvd_no_ps")
 class SelfSVDNoPS(LearnedMethod):
     """Ablation: no PS-frame input."""
 
-    name = "selfsvd_no_ps"
     citation = _CITATION + " (ablation)"
     ablation_of = "selfsvd"
     ablation = "w/o PS frame input"
@@ -63,34 +64,31 @@ class SelfSVDNoPS(LearnedMethod):
     uses_mask = False  # no PS features to hide
 
 
+@register_method("selfsvd_no_mask")
 class SelfSVDNoMask(LearnedMethod):
     """Ablation: the PS frame is given without the mask."""
 
-    name = "selfsvd_no_mask"
     citation = _CITATION + " (ablation)"
     ablation_of = "selfsvd"
     ablation = "w/o mask"
     train_overrides = {"use_mask": False}
 
 
+@register_method("selfsvd_no_reg")
 class SelfSVDNoReg(LearnedMethod):
     """Ablation: no regulariser on the PS features."""
 
-    name = "selfsvd_no_reg"
     citation = _CITATION + " (ablation)"
     ablation_of = "selfsvd"
     ablation = "w/o feature regulariser"
     train_overrides = {"w_reg": 0.0}
 
 
+@register_method("selfsvd_no_gan")
 class SelfSVDNoGAN(LearnedMethod):
     """Ablation: no adversarial loss."""
 
-    name = "selfsvd_no_gan"
     citation = _CITATION + " (ablation)"
     ablation_of = "selfsvd"
     ablation = "w/o adversarial loss"
     train_overrides = {"w_gan": 0.0}
-
-
-METHOD_CLASSES = [SelfSVD, SelfSVDStar, SelfSVDNoPS, SelfSVDNoMask, SelfSVDNoReg, SelfSVDNoGAN]

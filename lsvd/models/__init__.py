@@ -4,7 +4,9 @@
     net = build_selfsvd("tiny", flow="dis")
     out = net(lqs, ps, mask)["out"]          # (N, T, 3, H, W), same range as lqs (no clamp)
 
-Submodules import only torch and :mod:`lsvd.flow` (flow backends are built on first use).
+Every architecture (these and the networks other packages register) is built by name through
+:mod:`lsvd.models.registry` (``build_model(arch, preset)``). Submodules import only torch,
+:mod:`lsvd.flow` (flow backends are built on first use) and :mod:`lsvd.registry`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from lsvd.models.selfsvd import (
     ResidualBlockNoBN,
     ResidualBlocksWithInputConv,
     SelfSVDNet,
+    SelfSVDNoPSNet,
     build_selfsvd,
     count_trainable_parameters,
 )
@@ -28,6 +31,7 @@ __all__ = [
     "ResidualBlockNoBN",
     "ResidualBlocksWithInputConv",
     "SelfSVDNet",
+    "SelfSVDNoPSNet",
     "build_selfsvd",
     "count_trainable_parameters",
     "load_official_discriminator",

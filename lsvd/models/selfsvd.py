@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lsvd.flow.base import FlowBackend, create_flow, flow_warp
+from lsvd.models.registry import preset_value, register_network
 
 #: ``preset name -> (mid_channels, num_blocks)``; ``"paper"`` is the official configuration.
 PRESETS: dict[str, tuple[int, int]] = {"paper": (64, 60), "small": (32, 16), "tiny": (16, 2)}
@@ -178,6 +179,7 @@ class FlowHolder(nn.Module):
         return self
 
 
+@register_network("selfsvd")
 class SelfSVDNet(FlowHolder):
     """The SelfSVD generator (spec §3), forward-only recurrent, with masked PS-frame features.
 
@@ -195,6 +197,16 @@ class SelfSVDNet(FlowHolder):
     Flows are computed without gradient (the official flow network is frozen and its inputs are
     the network inputs, so no trainable parameter is affected).
     """
+
+    #: The sizes :meth:`from_preset` builds (:data:`PRESETS`).
+    presets = PRESETS
+
+    @classmethod
+    def from_preset(cls, preset: str, *, flow: str | FlowBackend = "dis",
+                    flow_kwargs: Mapping[str, Any] | None = None) -> SelfSVDNet:
+        """A network of a named size (:data:`PRESETS`: ``"paper"``, ``"small"``, ``"tiny"``)."""
+        mid, blocks = preset_value(cls, preset)
+        return cls(mid, blocks, flow=flow, flow_kwargs=flow_kwargs)
 
     def __init__(
         self,
@@ -360,19 +372,11 @@ def build_selfsvd(preset: str = "paper", *, flow: str | FlowBackend = "dis", **k
     return SelfSVDNet(mid, blocks, flow=flow, **kwargs)
 
 
-def _register() -> None:
-    from lsvd.models.registry import MODELS
+@register_network("selfsvd_nops")
+class SelfSVDNoPSNet(SelfSVDNet):
+    """Ablation: :class:`SelfSVDNet` without the PS-frame input (``ps_input=False``: its aligned
+    features are replaced by zeros everywhere)."""
 
-    @MODELS.register("selfsvd")
-    def _selfsvd(preset: str, *, flow: str | FlowBackend = "dis", flow_kwargs: Mapping[str, Any] | None = None,
-                 ) -> SelfSVDNet:
-        return build_selfsvd(preset, flow=flow, flow_kwargs=flow_kwargs)
-
-    @MODELS.register("selfsvd_nops")
-    def _selfsvd_nops(preset: str, *, flow: str | FlowBackend = "dis",
-                      flow_kwargs: Mapping[str, Any] | None = None) -> SelfSVDNet:
-        """Ablation: no PS-frame input (its aligned features are replaced by zeros everywhere)."""
-        return build_selfsvd(preset, flow=flow, flow_kwargs=flow_kwargs, ps_input=False)
-
-
-_register()
+    def __init__(self, mid_channels: int = 64, num_blocks: int = 60, flow: str | FlowBackend = "dis",
+                 flow_kwargs: Mapping[str, Any] | None = None) -> None:
+        super().__init__(mid_channels, num_blocks, flow, flow_kwargs, ps_input=False)

@@ -22,6 +22,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from lsvd.errors import LsvdError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -32,7 +34,7 @@ METHODS = ("selfsvd", "selfsvd_star")
 AMP_MODES = ("auto", "bf16", "off")
 
 
-class ConfigError(ValueError):
+class ConfigError(LsvdError, ValueError):
     """A configuration that cannot run; the message lists every problem."""
 
 
@@ -46,7 +48,7 @@ class TrainConfig:
     # what to train
     method: str = "selfsvd"  #: "selfsvd" or "selfsvd_star" (stage 2: frozen teacher targets, spec §4.4)
     arch: str = "selfsvd"  #: generator architecture (lsvd.models.registry: selfsvd, selfsvd_nops, unet, ...)
-    model: str = "paper"  #: generator size: paper (64 ch, 60 blocks), small, tiny
+    model: str = "paper"  #: generator size, one of the arch's presets (selfsvd: paper = 64 ch, 60 blocks; small; tiny)
     disc_base: int = 64  #: channels of the discriminator's first conv (64 officially: 2,764,737 params)
     flow: str = "dis"  #: flow backend inside the generator (dis, pwcnet)
     align_flow: str = "dis"  #: flow backend aligning predictions onto the PS frame in the loss
@@ -105,8 +107,8 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise :class:`ConfigError` listing every problem (cheap checks only; paths must exist)."""
         from lsvd.flow.base import FLOWS
-        from lsvd.models.registry import list_models
-        from lsvd.models.selfsvd import PRESETS, UPSAMPLE_INITS
+        from lsvd.models.registry import list_models, network_presets
+        from lsvd.models.selfsvd import UPSAMPLE_INITS
 
         problems: list[str] = []
 
@@ -115,8 +117,12 @@ class TrainConfig:
                 problems.append(msg)
 
         need(self.method in METHODS, f"method: expected one of {METHODS}, found {self.method!r}")
-        need(self.model in PRESETS, f"model: expected one of {tuple(PRESETS)}, found {self.model!r}")
-        need(self.arch in list_models(), f"arch: expected one of {list_models()}, found {self.arch!r}")
+        archs = list_models()
+        need(self.arch in archs, f"arch: expected one of {archs}, found {self.arch!r}")
+        if self.arch in archs:  # the sizes are the architecture's own (lsvd.models.registry)
+            sizes = network_presets(self.arch)
+            need(self.model in sizes, f"model: expected one of {sizes} (the sizes of arch {self.arch!r}), "
+                                      f"found {self.model!r}")
         for name in ("flow", "align_flow"):
             value = getattr(self, name)
             need(value in FLOWS.list(), f"{name}: expected one of {FLOWS.list()}, found {value!r}")

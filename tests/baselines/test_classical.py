@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 
 from baselines.base import Clip
-from baselines.classical import (
-    METHOD_CLASSES,
-    CLAHEEnhancement,
-    ColourAttenuationPrior,
-    DarkChannelPrior,
-    MultiScaleRetinex,
-)
 from baselines.classical._common import dark_channel, guided_filter, to_float, to_uint8
-from baselines.classical.cap import SIGMA, THETA
+from baselines.classical.cap import SIGMA, THETA, ColourAttenuationPrior
+from baselines.classical.clahe import CLAHEEnhancement
+from baselines.classical.dcp import DarkChannelPrior
+from baselines.classical.msrcr import MultiScaleRetinex
+from baselines.registry import METHODS, list_methods
 from tests.conftest import smooth_frames
+
+#: Every registered classical method (a new module under baselines/classical/ joins automatically).
+CLASSICAL = [METHODS.get(n) for n in list_methods() if METHODS.get(n).kind == "classical"]
 
 AIRLIGHT = np.array([0.92, 0.90, 0.88])
 
@@ -124,7 +124,7 @@ def test_clahe_matches_opencv_by_hand() -> None:
     np.testing.assert_array_equal(CLAHEEnhancement().desmoke(Clip("c", frame[None], frame))[0], expected)
 
 
-@pytest.mark.parametrize("cls", METHOD_CLASSES, ids=lambda c: c.name)
+@pytest.mark.parametrize("cls", CLASSICAL, ids=lambda c: c.name)
 def test_method_contract(cls) -> None:
     frames = smooth_frames(3, 40, 56, seed=5)
     frames = to_uint8(frames / 255.0 * 0.5 + 0.45)  # some haze
@@ -139,7 +139,7 @@ def test_method_contract(cls) -> None:
     np.testing.assert_array_equal(m.desmoke(Clip("c", frames[1:2], frames[0]))[0], out[1])
 
 
-@pytest.mark.parametrize("cls", METHOD_CLASSES, ids=lambda c: c.name)
+@pytest.mark.parametrize("cls", CLASSICAL, ids=lambda c: c.name)
 @pytest.mark.parametrize("value", [0, 128, 255])
 def test_constant_frame(cls, value: int) -> None:
     frames = np.full((1, 24, 32, 3), value, np.uint8)
@@ -165,7 +165,8 @@ def test_import_does_not_load_torch() -> None:
     import subprocess
     import sys
 
-    code = "import sys, baselines.classical; assert 'torch' not in sys.modules"
+    code = ("import sys, baselines.classical.dcp, baselines.classical.cap, baselines.classical.clahe, "
+            "baselines.classical.msrcr; assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -177,3 +178,8 @@ def test_list_methods(capsys) -> None:
     names = {line.split()[0] for line in capsys.readouterr().out.splitlines() if line.strip()}
     assert {"dcp", "cap", "clahe", "msrcr"} <= names
     assert isinstance(create_method("dcp", checkpoint=None, device="cpu"), DarkChannelPrior)
+
+
+def test_classical_methods_are_registered_by_their_decorator() -> None:
+    assert {c.name: c for c in CLASSICAL} == {"cap": ColourAttenuationPrior, "clahe": CLAHEEnhancement,
+                                                    "dcp": DarkChannelPrior, "msrcr": MultiScaleRetinex}

@@ -97,3 +97,59 @@ def test_method_contract(name: str, request: pytest.FixtureRequest, tiny_clip):
     key = method.cache_key()
     assert key == method.cache_key()
     assert create_method(name, **options).cache_key() == key, f"{name}: cache_key() differs between instances"
+
+
+def test_every_method_registers_the_same_way() -> None:
+    """One decorator in a module under baselines/ for every method, ``identity`` and ``external`` included."""
+    from baselines.base import Method
+
+    for name in list_methods():
+        cls = METHODS.get(name)
+        assert issubclass(cls, Method) and cls.name == name, name
+        assert cls.__module__.split(".")[0] == "baselines", f"{name}: registered from {cls.__module__}"
+    assert {"identity", "external", "dcp", "selfsvd", "selfsvd_no_mask", "aodnet"} <= set(list_methods())
+
+
+def test_learned_methods_name_registered_networks() -> None:
+    from baselines.learned.base import LearnedMethod
+    from lsvd.models.registry import list_models
+
+    learned = {n: METHODS.get(n) for n in list_methods() if issubclass(METHODS.get(n), LearnedMethod)}
+    assert learned
+    for name, cls in learned.items():
+        assert cls.arch in list_models(), f"{name}: arch {cls.arch!r} is not a registered network"
+
+
+def test_unknown_options_are_rejected() -> None:
+    with pytest.raises(TypeError, match=r"method 'clahe': unknown option 'clip_limt' \(did you mean clip_limit\?\); "
+                                        r"it accepts: clip_limit, tiles"):
+        create_method("clahe", clip_limt=3)
+    with pytest.raises(TypeError, match=r"unknown options 'omgea' \(did you mean omega\?\), 'colour'"):
+        create_method("dcp", omgea=0.9, colour=1)
+    with pytest.raises(TypeError, match="'strength'.*accepts: no options"):
+        create_method("identity", strength=2)
+    # the runner's run-wide settings are dropped where a method does not take them
+    method = create_method("clahe", clip_limit=3, checkpoint=None, device="cpu", data_root="x", progress=False,
+                           masks=True, train_seed=0, train_preset="cpu")
+    assert method.clip_limit == 3.0
+
+
+def test_a_new_method_is_one_decorated_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    from baselines.base import Clip, Method
+    from baselines.registry import register_method
+
+    monkeypatch.setattr(METHODS, "_entries", dict(METHODS._entries))  # undone after the test
+
+    @register_method("test_invert")
+    class Invert(Method):
+        kind = "classical"
+        citation = "-"
+
+        def desmoke(self, clip: Clip) -> np.ndarray:
+            return 255 - clip.lqs
+
+    assert Invert.name == "test_invert" and "test_invert" in list_methods()
+    frames = np.zeros((1, 8, 8, 3), np.uint8)
+    assert create_method("test_invert").desmoke(Clip("c", frames, frames[0])).max() == 255
+    with pytest.raises(ValueError, match="declares name 'other'"):
+        register_method("test_x")(type("X", (Method,), {"name": "other"}))

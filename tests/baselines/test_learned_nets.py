@@ -1,4 +1,6 @@
-"""The learned baseline networks (baselines.learned.nets) behind the SelfSVD network contract."""
+"""The learned baseline networks (baselines.learned.aodnet, .unet, .basicvsr): what is particular to them
+(identity at init, PS frame and mask ignored, every parameter trained, the published parameter counts). The
+contract every registered network meets is tests/models/test_contract.py."""
 
 from __future__ import annotations
 
@@ -8,14 +10,17 @@ import pytest
 import torch
 from torch import nn
 
-from baselines.learned.nets import AODNet, BasicVSRNet, NAFUNet, build_aodnet, build_basicvsr, build_unet
+from baselines.learned.aodnet import AODNet
+from baselines.learned.basicvsr import BasicVSRNet
+from baselines.learned.unet import NAFUNet
 from lsvd.flow import FlowBackend
 from lsvd.models.discriminator import PatchDiscriminator
-from lsvd.models.registry import build_model, list_models
+from lsvd.models.registry import MODELS, build_model, list_models
 from lsvd.models.selfsvd import count_trainable_parameters
 from lsvd.train.step import LossWeights, train_step
 
-ARCHS = ("aodnet", "unet", "basicvsr")
+#: The registered networks that baselines defines (a new one joins automatically).
+ARCHS = [a for a in list_models() if MODELS.get(a).__module__.startswith("baselines.")]
 
 
 class ConstFlow(FlowBackend):
@@ -39,31 +44,40 @@ def _clip(n: int = 1, t: int = 2, h: int = 32, w: int = 32, seed: int = 0) -> tu
 
 
 def _perturb_zero_init(net: nn.Module) -> None:
-    """Give every zero-initialised parameter random values, so gradients can reach everything upstream."""
+    """Give every zero-initialised parameter (last convs; NAFBlock beta/gamma) random values, so gradients can
+    reach everything upstream."""
     with torch.no_grad():
-        if isinstance(net, AODNet):
-            net.conv5.weight.normal_(0, 0.05)
-        elif isinstance(net, NAFUNet):
-            net.ending.weight.normal_(0, 0.1)
-            for name, p in net.named_parameters():
-                if name.endswith(("beta", "gamma")):
-                    p.normal_(0, 0.5)
-        elif isinstance(net, BasicVSRNet):
-            net.conv_last.weight.normal_(0, 0.1)
+        for p in net.parameters():
+            if not p.any():
+                p.normal_(0, 0.3)
 
 
 def test_registered() -> None:
-    assert set(ARCHS) <= set(list_models())
+    assert {"aodnet": AODNet, "unet": NAFUNet, "basicvsr": BasicVSRNet} == {a: MODELS.get(a) for a in ARCHS}
     for arch in ARCHS:
         net = build_model(arch, "tiny")  # default flow ("dis") for basicvsr
         assert net.arch == arch and net.preset == "tiny"
         assert net.mid_channels >= 1 and net.num_blocks >= 0
 
 
-@pytest.mark.parametrize("build", [build_aodnet, build_unet, build_basicvsr])
-def test_unknown_preset(build) -> None:
+def test_lsvd_finds_them_without_importing_baselines() -> None:
+    """lsvd's registry finds them through the ``lsvd.networks`` entry point (``python -m lsvd.train --set
+    arch=unet`` works in a process that never imported baselines), from the repository root too."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; from lsvd.models.registry import list_models, network_presets; "
+            "assert not any(m.startswith('baselines') for m in sys.modules); "
+            "names = list_models(); print(names); assert {'aodnet', 'unet', 'basicvsr'} <= set(names), names; "
+            "assert network_presets('unet') == ('paper', 'small', 'tiny')")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+@pytest.mark.parametrize("cls", [AODNet, NAFUNet, BasicVSRNet])
+def test_unknown_preset(cls) -> None:
     with pytest.raises(ValueError, match="paper, small, tiny"):
-        build("huge")
+        cls.from_preset("huge")
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -155,9 +169,9 @@ def test_paper_parameter_counts() -> None:
     basicvsr = encoder + propagation + recon
     assert basicvsr == 5_366_211
 
-    counts = {"aodnet": count_trainable_parameters(build_aodnet("paper")),
-              "unet": count_trainable_parameters(build_unet("paper")),
-              "basicvsr": count_trainable_parameters(build_basicvsr("paper", flow=ConstFlow()))}
+    counts = {"aodnet": count_trainable_parameters(AODNet.from_preset("paper")),
+              "unet": count_trainable_parameters(NAFUNet.from_preset("paper")),
+              "basicvsr": count_trainable_parameters(build_model("basicvsr", "paper", flow=ConstFlow()))}
     print("paper-preset parameters:", counts)
     assert counts == {"aodnet": aod, "unet": unet, "basicvsr": basicvsr}
 

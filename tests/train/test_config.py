@@ -121,6 +121,34 @@ def test_validate_lists_every_problem(tiny_root: Path) -> None:
     load_config("tiny", data=str(tiny_root)).validate()  # the good one passes
 
 
+def test_model_sizes_are_the_architectures_own(tiny_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``model`` is checked against the sizes of ``arch`` (its class's ``presets``), not SelfSVD's."""
+    from torch import nn
+
+    from lsvd.models.registry import MODELS, register_network
+
+    MODELS.list()  # discover the built-in networks first, then add one for this test only
+    monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
+
+    @register_network("test_sized")
+    class Sized(nn.Module):
+        presets = {"mini": 1, "maxi": 2}
+
+        @classmethod
+        def from_preset(cls, preset, *, flow="dis", flow_kwargs=None):
+            return cls()
+
+    load_config("tiny", ["arch=test_sized", "model=mini"], data=str(tiny_root)).validate()
+    with pytest.raises(ConfigError, match=r"model: expected one of \('mini', 'maxi'\) \(the sizes of arch "
+                                          r"'test_sized'\), found 'tiny'"):
+        load_config("tiny", ["arch=test_sized"], data=str(tiny_root)).validate()
+    with pytest.raises(ConfigError, match=r"model: expected one of \('paper', 'small', 'tiny'\).*found 'mini'"):
+        load_config("tiny", ["model=mini"], data=str(tiny_root)).validate()
+    with pytest.raises(ConfigError, match="arch: expected one of") as info:
+        load_config("tiny", ["arch=nonet"], data=str(tiny_root)).validate()
+    assert "model:" not in str(info.value)  # an unknown architecture has no sizes to check against
+
+
 def test_validate_data_and_stage1(tmp_path: Path, tiny_root: Path) -> None:
     with pytest.raises(ConfigError, match="python -m lsvd.prepare"):
         load_config("tiny", data=str(tmp_path)).validate()
