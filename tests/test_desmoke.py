@@ -210,3 +210,24 @@ def test_ps_frame_auto_agrees_with_prepare_on_real_clips(real_clips: Path, tmp_p
     assert len(videos) >= 1 and set(expected) == {v.stem for v in videos}
     got = {v.stem: _desmoke_choice(v, tmp_path / f"out-{v.stem}") for v in videos}
     assert got == expected
+
+
+def test_ps_frame_auto_picks_the_last_smoke_free_frame(tmp_path: Path) -> None:
+    """A long clip (> 100 frames, so `prepare`'s rule cuts it at its smoke event) whose smoke starts at a known
+    frame: ``--ps-frame auto`` takes the smoke-free frame just before the onset, not frame 0."""
+    import dataclasses
+
+    from lsvd.data.synthetic import PRESETS, render_clip
+
+    onset = 12
+    cfg = dataclasses.replace(PRESETS["tiny"], n_frames=101, onset_min=onset, onset_max=onset)
+    smoky, _clean, density, meta = render_clip(cfg, "test", 0)
+    assert meta.onset_index == onset and float(density[onset - 1].max()) == 0.0 < float(density[onset].max())
+    src = tmp_path / "clip"
+    src.mkdir()
+    for k, rgb in enumerate(smoky):
+        write_png(src / f"{k:08d}.png", rgb)
+    s = desmoke(str(src), str(tmp_path / "out"), preset="tiny", ps_frame="auto", mask="none")
+    assert (s["ps_frame"], s["smoke_onset"]) == (onset - 1, onset)
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == [f"{n:08d}.png" for n in range(onset, 101)]  # the frames after the PS frame

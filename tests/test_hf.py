@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -332,8 +331,6 @@ def test_write_manifest_keeps_the_card_current(tiny):
     assert (root / "meta/info.json").read_bytes() == info and hf.card_is_current(root)  # nothing written
 
 
-@pytest.mark.skipif(importlib.util.find_spec("lsvd.data.synthetic") is None,
-                    reason="lsvd.data.synthetic (prepare --synthetic) not available yet")
 def test_prepare_and_masks_keep_the_card_current(tmp_path):
     from lsvd.masks.pipeline import generate_masks
     from lsvd.prepare import prepare_synthetic
@@ -471,8 +468,6 @@ def test_cli_card_and_show(tiny, capsys):
     assert hf.main(["show", str(tiny["root"] / "nope")]) == 2
 
 
-@pytest.mark.skipif(importlib.util.find_spec("lsvd.data.synthetic") is None,
-                    reason="lsvd.data.synthetic (prepare --synthetic) not available yet")
 def test_prepare_synthetic_tiny_end_to_end(tmp_path, monkeypatch):
     from lsvd import prepare
 

@@ -23,6 +23,8 @@ import numba
 import numpy as np
 from scipy.special import gammaln
 
+from benchmarks.metrics.base import check_image
+
 __all__ = ["SHIFTS", "GAMMA_GRID", "to_luma", "matlab_gaussian", "mscn", "imresize", "block_stats",
            "aggd_fit", "ggd_fit", "aggd_from_stats", "ggd_from_stats"]
 
@@ -49,25 +51,22 @@ def to_luma(image: np.ndarray, *, round_gray: bool = True) -> np.ndarray:
 
     RGB input: ``round(255 * (0.299 R + 0.587 G + 0.114 B))`` on ``[0, 1]`` values in float32 (the Y of
     YIQ, pyiqa's default ``color_space='yiq'``; note: *not* the BT.601 ``16 + ...`` YCbCr luma).
+
+    Raises:
+        TypeError, ValueError: not uint8 or float in [0, 1] (:func:`benchmarks.metrics.base.check_image`), or
+            not an RGB / grayscale shape.
     """
-    arr = np.asarray(image)
+    arr = check_image(image)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
     if arr.ndim == 2:
         if arr.dtype == np.uint8:
             return arr.astype(np.float64)
-        if not np.issubdtype(arr.dtype, np.floating):
-            raise TypeError(f"expected a uint8 or float image, found dtype {arr.dtype}")
         y = arr.astype(np.float64) * 255.0
         return np.round(y) if round_gray else y
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"expected an RGB (H, W, 3) or grayscale (H, W) image, found shape {arr.shape}")
-    if arr.dtype == np.uint8:
-        x = arr.astype(np.float32) / np.float32(255.0)
-    elif np.issubdtype(arr.dtype, np.floating):
-        x = arr.astype(np.float32)
-    else:
-        raise TypeError(f"expected a uint8 or float image, found dtype {arr.dtype}")
+    x = arr.astype(np.float32) / np.float32(255.0) if arr.dtype == np.uint8 else arr.astype(np.float32)
     y = (x @ _YIQ_Y) * np.float32(255.0)
     return np.round(y).astype(np.float64)
 

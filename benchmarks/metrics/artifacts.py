@@ -7,14 +7,16 @@ high-frequency texture as sharpness), so the benchmark reports this measure next
 desmoker changes the frame smoothly (haze is low-frequency) and scores near 0; a checkerboard or
 4-pixel grid added to the frame scores near 1. The identity method scores exactly 0.
 
-Pure numpy; uint8 RGB ``(H, W, 3)`` inputs.
+Pure numpy; RGB ``(H, W, 3)`` inputs, uint8 or float in [0, 1].
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.metrics.base import METRICS, Metric
+from benchmarks.metrics.base import METRICS, Metric, as_float255
+
+__all__ = ["PERIOD", "periodic_energy"]
 
 #: Periods (pixels) whose energy is measured: the 4x4 lattice of frequencies holds periods 4 and 2.
 PERIOD = 4
@@ -24,7 +26,7 @@ def _check(pred: np.ndarray, inp: np.ndarray) -> None:
     for label, x in (("pred", pred), ("inp", inp)):
         if not isinstance(x, np.ndarray) or x.ndim != 3 or x.shape[2] != 3:
             found = x.shape if isinstance(x, np.ndarray) else type(x).__name__
-            raise ValueError(f"periodic_energy: {label} must be a uint8 RGB array (H, W, 3), found {found}")
+            raise ValueError(f"periodic_energy: {label} must be an RGB array (H, W, 3), found {found}")
     if pred.shape != inp.shape:
         raise ValueError(f"periodic_energy: pred and inp must have the same shape, found {pred.shape} and "
                          f"{inp.shape}; pass the output frame and the input frame it was made from")
@@ -42,8 +44,8 @@ def periodic_energy(pred: np.ndarray, inp: np.ndarray) -> float:
     and GAN checkerboards live at.
 
     Args:
-        pred: uint8 RGB ``(H, W, 3)``, the method's output frame (``H, W >= 4``).
-        inp: uint8 RGB ``(H, W, 3)``, the smoky input frame the method received.
+        pred: RGB ``(H, W, 3)``, the method's output frame (``H, W >= 4``), uint8 or float in [0, 1].
+        inp: RGB ``(H, W, 3)``, the smoky input frame the method received (same scale rules).
 
     Returns:
         A share in ``[0, 1]``, lower is better: about 0 for a smooth change (what removing haze
@@ -55,7 +57,8 @@ def periodic_energy(pred: np.ndarray, inp: np.ndarray) -> float:
     """
     _check(pred, inp)
     h4, w4 = pred.shape[0] // PERIOD * PERIOD, pred.shape[1] // PERIOD * PERIOD
-    d = (pred.astype(np.float64) - inp.astype(np.float64)).mean(axis=2)[:h4, :w4]
+    # checks the values too: uint8, or float in [0, 1] (a float frame in 0..255 raises)
+    d = (as_float255(pred, "periodic_energy: pred") - as_float255(inp, "periodic_energy: inp")).mean(axis=2)[:h4, :w4]
     if d.min() == d.max():  # nothing but a uniform shift: no energy (and no round-off to divide)
         return 0.0
     power = np.abs(np.fft.fft2(d)) ** 2

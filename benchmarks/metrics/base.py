@@ -7,17 +7,24 @@
 
     metric = get_metric("niqe")          # the Metric
     metric(frame_u8)                      # a float (per frame)
+    get_metric("aligned_psnr")(pred, ps, flow="dis")   # aligned first (see below)
 
 Kinds of metric (``Metric.kind``):
 
-* ``"frame"`` -- ``fn(pred)`` (no reference) or ``fn(pred, ref)``; ``pred``/``ref`` are uint8
-  RGB ``(H, W, 3)``. With ``align=True`` the runner first aligns the prediction onto the reference
-  (spec §5.2: blur, flow, validity mask, both masked) and passes the masked pair.
+* ``"frame"`` -- ``fn(pred)`` (no reference) or ``fn(pred, ref)``; ``pred``/``ref`` are RGB
+  ``(H, W, 3)`` frames, uint8 (0..255) or float in [0, 1] (:func:`check_image`: anything else, e.g. a
+  float frame in 0..255, raises). With ``align=True`` (``aligned_psnr``, ``aligned_ssim``) the prediction
+  is compared after alignment onto the reference (spec §5.2: blur, flow, validity mask, both masked):
+  pass ``flow=`` (a :class:`~lsvd.flow.base.FlowBackend` or a flow name such as ``"dis"``), or the pair
+  :func:`benchmarks.metrics.reference.align_to_reference` returns (what the runner does, aligning once
+  per frame for all aligned metrics); plain arrays without ``flow=`` raise instead of being scored
+  unaligned.
 * ``"clip"`` -- ``fn(frames, flow)`` on a clip's consecutive uint8 outputs; returns one value per
   frame pair (e.g. temporal warping error).
 
 A metric whose parameter file is absent raises :class:`MetricUnavailable` when used; the runner
-records it as *missing* (never as 0).
+records it as *missing* (never as 0). pyiqa's metrics are ``pyiqa:NAME`` when pyiqa is installed
+(:mod:`benchmarks.metrics.pyiqa_backend`); :func:`list_metrics` lists them too.
 """
 
 from __future__ import annotations
@@ -29,8 +36,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lsvd.data.manifest import file_sha256
 from lsvd.registry import Registry
+
+__all__ = ["METRICS", "PARAMS_DIR", "REFERENCE_KINDS", "Metric", "MetricUnavailable", "ParamFile", "as_float255",
+           "check_image", "get_metric", "list_metrics", "param_file_sha256"]
 
 REFERENCE_KINDS = ("none", "ps_frame", "clean", "input")
 PARAMS_DIR = Path(__file__).resolve().parent / "params"
@@ -38,6 +50,42 @@ PARAMS_DIR = Path(__file__).resolve().parent / "params"
 
 class MetricUnavailable(RuntimeError):
     """The metric cannot be computed here (a parameter file or an optional package is missing)."""
+
+
+def check_image(image: Any, name: str = "image") -> np.ndarray:
+    """``image`` as a numpy array, once its values are on a scale the metrics read: uint8 (0..255) or float
+    in [0, 1].
+
+    Every metric's public function checks its images with this, so that a float frame holding 0..255
+    values (``frame.astype(np.float32)``) raises instead of being scored as a different image.
+
+    Args:
+        image: an array of any shape (each metric checks the shape it needs).
+        name: what the error calls it (``"pred"``, ``"ref"``, ...).
+
+    Raises:
+        TypeError: the dtype is neither uint8 nor a float type.
+        ValueError: float values outside [0, 1], or NaN.
+    """
+    arr = np.asarray(image)
+    if arr.dtype == np.uint8:
+        return arr
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise TypeError(f"{name}: expected uint8 (0..255) or float in [0, 1], found dtype {arr.dtype}; "
+                        f"convert 0..255 values with .astype(np.uint8)")
+    if arr.size:
+        lo, hi = float(np.min(arr)), float(np.max(arr))
+        if not (lo >= 0.0 and hi <= 1.0):  # False for NaN too
+            raise ValueError(f"{name}: expected uint8 (0..255) or float in [0, 1], found {arr.dtype} values in "
+                             f"[{lo:g}, {hi:g}]; divide 0..255 values by 255 or pass uint8")
+    return arr
+
+
+def as_float255(image: Any, name: str = "image") -> np.ndarray:
+    """The image (checked by :func:`check_image`) as float64 on the 0..255 scale: uint8 values as they are,
+    float values times 255 (not rounded)."""
+    arr = check_image(image, name)
+    return arr.astype(np.float64) if arr.dtype == np.uint8 else arr.astype(np.float64) * 255.0
 
 
 #: sha256 of a parameter file, cached per path (the files do not change while a process runs).
@@ -151,8 +199,9 @@ METRICS: Registry[Callable[[], Metric]] = Registry("metric", builtins=[
 
 
 def get_metric(name: str) -> Metric:
-    """The :class:`Metric` registered as ``name`` (``KeyError`` with close matches otherwise); ``pyiqa:NAME``
-    for pyiqa's metrics (:mod:`benchmarks.metrics.pyiqa_backend`, :class:`MetricUnavailable` without pyiqa)."""
+    """The :class:`Metric` registered as ``name`` (``KeyError`` with close matches otherwise); ``pyiqa:NAME`` and
+    ``pyiqa:aligned_NAME`` for pyiqa's metrics (:mod:`benchmarks.metrics.pyiqa_backend`; :class:`MetricUnavailable`
+    without pyiqa or when pyiqa does not state the metric's direction)."""
     if name.startswith("pyiqa:"):
         from benchmarks.metrics.pyiqa_backend import pyiqa_metric
 
@@ -161,5 +210,10 @@ def get_metric(name: str) -> Metric:
 
 
 def list_metrics(pattern: str = "*") -> list[str]:
-    """Registered metric names matching ``pattern``."""
-    return METRICS.list(pattern)
+    """Metric names matching the glob ``pattern``: the registered ones, then, when pyiqa is installed, pyiqa's
+    (``pyiqa:NAME``, and ``pyiqa:aligned_NAME`` for its full-reference ones; see
+    :func:`benchmarks.metrics.pyiqa_backend.list_pyiqa_metrics`). Every name listed resolves with
+    :func:`get_metric`."""
+    from benchmarks.metrics.pyiqa_backend import list_pyiqa_metrics
+
+    return METRICS.list(pattern) + list_pyiqa_metrics(pattern)

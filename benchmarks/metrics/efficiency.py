@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+__all__ = ["count_parameters", "frames_per_second", "macs_per_frame"]
+
 
 def count_parameters(module: torch.nn.Module) -> int:
     """Number of trainable (``requires_grad``) parameters of ``module``."""

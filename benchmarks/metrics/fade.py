@@ -29,7 +29,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from benchmarks.metrics.base import METRICS, Metric, ParamFile
+from benchmarks.metrics.base import METRICS, Metric, ParamFile, check_image
 
 PATCH = 8
 FADE_PARAMS = ParamFile("fade_live_ps8.npz", version="fade-python 1.0.0 (LIVE FADE release, ps 8)",
@@ -135,7 +135,8 @@ def _contrast_energy(channel: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def _to_rgb_u8(image: np.ndarray) -> np.ndarray:
-    img = np.asarray(image)
+    """uint8 RGB of an RGB(A) or grey image, uint8 or float in [0, 1] (``floor(255 x + 0.5)``)."""
+    img = check_image(image)
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
     if img.ndim != 3 or img.shape[2] not in (3, 4):
@@ -143,10 +144,7 @@ def _to_rgb_u8(image: np.ndarray) -> np.ndarray:
     img = img[..., :3]
     if img.dtype == np.uint8:
         return img
-    x = np.nan_to_num(img.astype(np.float64), nan=0.0)
-    if np.issubdtype(img.dtype, np.floating) and x.size and x.min() >= -1e-6 and x.max() <= 1.0 + 1e-6:
-        x = x * 255.0
-    return np.clip(np.floor(x + 0.5), 0, 255).astype(np.uint8)
+    return np.clip(np.floor(img.astype(np.float64) * 255.0 + 0.5), 0, 255).astype(np.uint8)
 
 
 def fade_features(image: np.ndarray) -> np.ndarray:
@@ -237,7 +235,8 @@ def fade_map(image: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def fade(image: np.ndarray) -> float:
-    """FADE fog density of one frame (uint8 RGB ``(H, W, 3)``; at least 8x8). Lower = less fog/haze."""
+    """FADE fog density of one frame (RGB ``(H, W, 3)``, uint8 or float in [0, 1]; at least 8x8). Lower = less
+    fog/haze."""
     return fade_map(image)[0]
 
 

@@ -23,6 +23,8 @@ from scipy.special import gammaln
 from benchmarks.metrics._nss import aggd_from_stats, block_stats, imresize, mscn, to_luma
 from benchmarks.metrics.base import METRICS, Metric, ParamFile
 
+__all__ = ["BLOCK", "NIQE_PARAMS", "niqe", "niqe_features"]
+
 BLOCK = 96
 
 NIQE_PARAMS = ParamFile("niqe_pris_params.npz", "mmagic 1.2.0",
@@ -72,7 +74,9 @@ def niqe(image: np.ndarray) -> float:
             ``Y = 0.299 R + 0.587 G + 0.114 B`` (pyiqa's default ``color_space='yiq'``).
 
     Raises:
-        ValueError: the image is smaller than one 96x96 block.
+        ValueError: the image is smaller than one 96x96 block, or a float image is not in ``[0, 1]`` (a float
+            frame in 0..255 would score as a different image).
+        TypeError: neither uint8 nor float.
     """
     mu_p, cov_p = _pristine()
     feats = niqe_features(image)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from benchmarks.metrics.base import METRICS, Metric
+from benchmarks.metrics.base import METRICS, Metric, check_image
 
 BLOCK = 16
 ACTIVITY_THRESHOLD = 0.1
@@ -45,18 +45,13 @@ _GAUSS = _gauss_1d()
 
 
 def _luminance(image: np.ndarray) -> np.ndarray:
-    """``round(255 * Y / max Y)`` as float64 ``(H, W)`` from a uint8/float RGB or grey image."""
-    img = np.asarray(image)
+    """``round(255 * Y / max Y)`` as float64 ``(H, W)`` from an RGB or grey image, uint8 or float in [0, 1]."""
+    img = check_image(image)
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[..., 0]
     if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (3, 4)):
         raise ValueError(f"piqe expects an (H, W, 3) RGB or (H, W) grey image, got shape {img.shape}")
-    if img.dtype == np.uint8:
-        x = img.astype(np.float32) / np.float32(255.0)
-    else:
-        x = img.astype(np.float32)
-        if np.issubdtype(img.dtype, np.integer) or float(x.max(initial=0.0)) > 1.0:
-            x = x / np.float32(255.0)
+    x = img.astype(np.float32) / np.float32(255.0) if img.dtype == np.uint8 else img.astype(np.float32)
     if x.ndim == 3:
         w = np.array([0.299, 0.587, 0.114], dtype=np.float32)
         y = x[..., 0] * w[0] + x[..., 1] * w[1] + x[..., 2] * w[2]
@@ -115,7 +110,8 @@ def piqe_blocks(image: np.ndarray) -> dict[str, np.ndarray | float]:
 
 
 def piqe(image: np.ndarray) -> float:
-    """PIQE of one frame (uint8 RGB ``(H, W, 3)``; float in [0, 1] or grey also accepted). Lower is better."""
+    """PIQE of one frame (uint8 RGB ``(H, W, 3)``; float in [0, 1] or grey also accepted, a float frame in
+    0..255 raises). Lower is better."""
     return float(piqe_blocks(image)["score"])
 
 

@@ -2,26 +2,47 @@
 
 Official protocol (spec/selfsvd-official.md §5.2): every output frame is compared with the clip's
 reference (PS) frame after :func:`align_to_reference` (blur the prediction, flow, backward warp with
-the validity mask, mask both, ``tensor2img``); ``aligned_psnr`` / ``aligned_ssim`` receive the
-already-masked pair, so the runner aligns once per frame and feeds both metrics (the official code
-aligns twice, once per metric, with the same deterministic result).
+the validity mask, mask both, ``tensor2img``). :func:`aligned_psnr` / :func:`aligned_ssim` score
+
+* the pair :func:`align_to_reference` returns (:class:`AlignedFrame` arrays), as they are -- the runner
+  aligns once per frame and feeds every aligned metric (the official code aligns twice, once per metric,
+  with the same deterministic result); or
+* a raw ``(pred, ref)`` pair with ``flow=`` (a :class:`~lsvd.flow.base.FlowBackend` or a flow name such
+  as ``"dis"``, the benchmark's default ``--flow``; the official code uses PWC-Net, ``"pwcnet"``),
+  aligned first.
+
+Given plain arrays and no flow they raise rather than return the unaligned PSNR/SSIM: there is no
+default flow, because the flow changes the values.
 
 ``psnr`` / ``ssim`` / ``ciede2000`` compare against ground-truth clean frames (synthetic data), unaligned.
 
-All functions take uint8 RGB ``(H, W, 3)`` numpy arrays.
+All functions take RGB ``(H, W, 3)`` numpy arrays, uint8 or float in [0, 1]
+(:func:`benchmarks.metrics.base.check_image`).
+
+    from benchmarks.metrics.reference import align_to_reference, aligned_psnr, psnr
+    psnr(pred, clean)                                  # unaligned, vs a clean frame
+    aligned_psnr(pred, ps, flow="dis")                 # official protocol, vs the PS frame
+    pm, rm = align_to_reference(pred, ps, create_flow("dis"))
+    aligned_psnr(pm, rm), aligned_ssim(pm, rm)        # one alignment, both metrics
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import cache
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmarks.metrics.base import METRICS, Metric
-from lsvd.flow.base import FlowBackend, backward_warp
+from benchmarks.metrics.base import METRICS, Metric, as_float255, check_image
+from lsvd.flow.base import FlowBackend, backward_warp, create_flow
+
+__all__ = ["BLUR_KERNEL_SIZE", "BLUR_SIGMA", "CLEAN_PSNR_CAP_DB", "AlignedFrame", "align_to_reference",
+           "aligned_psnr", "aligned_score", "aligned_ssim", "ciede2000", "gaussian_blur", "gaussian_kernel1d",
+           "psnr", "psnr_capped", "ssim"]
 
 #: Blur of the prediction before alignment (spec §5.2 step 1): torchvision ``gaussian_blur``, 5x5.
 BLUR_KERNEL_SIZE = 5
@@ -32,7 +53,8 @@ def _check_pair(pred: np.ndarray, ref: np.ndarray) -> None:
     for label, x in (("pred", pred), ("ref", ref)):
         if not isinstance(x, np.ndarray) or x.ndim != 3 or x.shape[2] != 3:
             found = x.shape if isinstance(x, np.ndarray) else type(x).__name__
-            raise ValueError(f"{label}: expected a uint8 RGB array (H, W, 3), found {found}")
+            raise ValueError(f"{label}: expected an RGB array (H, W, 3), uint8 or float in [0, 1], found {found}")
+        check_image(x, label)
     if pred.shape != ref.shape:
         raise ValueError(f"pred and ref must have the same shape, found {pred.shape} and {ref.shape}")
 
@@ -40,10 +62,11 @@ def _check_pair(pred: np.ndarray, ref: np.ndarray) -> None:
 def psnr(pred: np.ndarray, ref: np.ndarray) -> float:
     """MMEditing ``psnr`` (crop_border 0, all 3 channels, no Y): ``10 log10(255^2 / MSE)``, float64.
 
+    Float inputs in [0, 1] are compared on the same 0..255 scale (times 255, not rounded).
     Returns ``inf`` when the images are identical.
     """
     _check_pair(pred, ref)
-    mse = np.mean((pred.astype(np.float64) - ref.astype(np.float64)) ** 2)
+    mse = np.mean((as_float255(pred) - as_float255(ref)) ** 2)
     if mse == 0:
         return math.inf
     return float(10.0 * np.log10(255.0 * 255.0 / mse))
@@ -73,18 +96,19 @@ def ssim(pred: np.ndarray, ref: np.ndarray) -> float:
     _check_pair(pred, ref)
     if min(pred.shape[:2]) <= 10:
         raise ValueError(f"ssim needs images larger than 10x10 (11x11 window), found {pred.shape[:2]}")
-    a = pred.astype(np.float64)
-    b = ref.astype(np.float64)
+    a = as_float255(pred, "pred")
+    b = as_float255(ref, "ref")
     return float(np.mean([_ssim_channel(a[..., i], b[..., i]) for i in range(3)]))
 
 
 def ciede2000(pred: np.ndarray, ref: np.ndarray) -> float:
-    """Mean CIEDE2000 colour difference of two sRGB uint8 images (D65, ``skimage.color``); lower is better."""
+    """Mean CIEDE2000 colour difference of two sRGB images (uint8, or float in [0, 1]; D65,
+    ``skimage.color``); lower is better."""
     from skimage.color import deltaE_ciede2000, rgb2lab
 
     _check_pair(pred, ref)
-    lab1 = rgb2lab(pred.astype(np.float64) / 255.0)
-    lab2 = rgb2lab(ref.astype(np.float64) / 255.0)
+    lab1 = rgb2lab(as_float255(pred, "pred") / 255.0)
+    lab2 = rgb2lab(as_float255(ref, "ref") / 255.0)
     return float(np.mean(deltaE_ciede2000(lab1, lab2)))
 
 
@@ -112,8 +136,10 @@ def gaussian_blur(image: torch.Tensor, kernel_size: int = BLUR_KERNEL_SIZE, sigm
 
 
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
-    """uint8 RGB ``(H, W, 3)`` -> float32 ``(1, 3, H, W)`` in [0, 1] (the official ``/255`` float32)."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255.0
+    """uint8 RGB ``(H, W, 3)`` -> float32 ``(1, 3, H, W)`` in [0, 1] (the official ``/255`` float32); float
+    input in [0, 1] is taken as is."""
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+    return x.float() / 255.0 if image.dtype == np.uint8 else x.float()
 
 
 def _tensor2img(x: torch.Tensor) -> np.ndarray:
@@ -121,9 +147,14 @@ def _tensor2img(x: torch.Tensor) -> np.ndarray:
     return (x[0].clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
+class AlignedFrame(np.ndarray):
+    """A uint8 RGB ``(H, W, 3)`` frame as :func:`align_to_reference` returns it: aligned onto the reference
+    and masked. Otherwise a plain array; it only tells the aligned metrics that the pair is aligned."""
+
+
 def align_to_reference(
     pred: np.ndarray, ref: np.ndarray, flow_backend: FlowBackend
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[AlignedFrame, AlignedFrame]:
     """Spec §5.2 steps 1-3: align a prediction onto its reference and mask both.
 
     Exactly as the official ``ALignPSNR``/``ALignSSIM``:
@@ -140,12 +171,13 @@ def align_to_reference(
     ``config()``), e.g. DIS when no PWC-Net weights are available.
 
     Args:
-        pred: uint8 RGB ``(H, W, 3)`` output frame.
-        ref: uint8 RGB ``(H, W, 3)`` reference (PS) frame.
+        pred: RGB ``(H, W, 3)`` output frame, uint8 (or float in [0, 1]).
+        ref: RGB ``(H, W, 3)`` reference (PS) frame, uint8 (or float in [0, 1]).
         flow_backend: a :class:`~lsvd.flow.base.FlowBackend`.
 
     Returns:
-        ``(pred_masked, ref_masked)``: uint8 RGB ``(H, W, 3)`` each.
+        ``(pred_masked, ref_masked)``: uint8 RGB ``(H, W, 3)`` each, as :class:`AlignedFrame` arrays (which
+        the aligned metrics score as they are).
     """
     _check_pair(pred, ref)
     with torch.no_grad():
@@ -154,7 +186,53 @@ def align_to_reference(
         blurred = gaussian_blur(pred_t)
         flow = flow_backend.estimate(source=blurred, target=ref_t)
         aligned, valid = backward_warp(blurred, flow.to(blurred.device))
-        return _tensor2img(aligned * valid), _tensor2img(ref_t * valid)
+        pred_m, ref_m = _tensor2img(aligned * valid), _tensor2img(ref_t * valid)
+    return pred_m.view(AlignedFrame), ref_m.view(AlignedFrame)
+
+
+@cache
+def _flow_by_name(name: str) -> FlowBackend:
+    return create_flow(name)
+
+
+def aligned_score(score: Callable[[np.ndarray, np.ndarray], float], pred: np.ndarray, ref: np.ndarray,
+                  flow: FlowBackend | str | None = None, *, name: str = "an aligned metric") -> float:
+    """``score(pred, ref)`` on the aligned, masked pair of the official protocol.
+
+    Args:
+        score: a reference metric on two uint8 RGB frames (e.g. :func:`psnr`).
+        pred, ref: the pair :func:`align_to_reference` returned (scored as it is), or, with ``flow``, the raw
+            output frame and its reference (PS) frame (uint8 or float in [0, 1]).
+        flow: a :class:`~lsvd.flow.base.FlowBackend` or a registered flow name (``"dis"``, ``"pwcnet"``) to
+            align with; ``None`` when the pair is already aligned.
+        name: the metric's name, for the error.
+
+    Raises:
+        ValueError: plain arrays and no ``flow`` (their unaligned score is not this metric).
+    """
+    if flow is not None:
+        backend = _flow_by_name(flow) if isinstance(flow, str) else flow
+        pred, ref = align_to_reference(pred, ref, backend)
+    elif not (isinstance(pred, AlignedFrame) and isinstance(ref, AlignedFrame)):
+        raise ValueError(f"{name} compares the prediction aligned onto its reference (official protocol): pass "
+                         f"flow= (a FlowBackend or a flow name such as 'dis'), or the pair "
+                         f"align_to_reference(pred, ref, flow_backend) returns; for frames that need no "
+                         f"alignment use the unaligned metric (psnr, ssim)")
+    return score(np.asarray(pred), np.asarray(ref))
+
+
+def aligned_psnr(pred: np.ndarray, ref: np.ndarray, flow: FlowBackend | str | None = None) -> float:
+    """Official ``ALignPSNR``: :func:`psnr` after :func:`align_to_reference` (see :func:`aligned_score`).
+
+    ``aligned_psnr(pred, ps, flow="dis")`` aligns then scores; ``aligned_psnr(*align_to_reference(...))``
+    scores the aligned pair; plain arrays without ``flow`` raise :class:`ValueError`.
+    """
+    return aligned_score(psnr, pred, ref, flow, name="aligned_psnr")
+
+
+def aligned_ssim(pred: np.ndarray, ref: np.ndarray, flow: FlowBackend | str | None = None) -> float:
+    """Official ``ALignSSIM``: :func:`ssim` after :func:`align_to_reference` (see :func:`aligned_psnr`)."""
+    return aligned_score(ssim, pred, ref, flow, name="aligned_ssim")
 
 
 # ----------------------------------------------------------------------------- registration
@@ -164,14 +242,14 @@ _MMEDIT = "MMEditing (mmedit.core.evaluation.metrics)"
 
 @METRICS.register("aligned_psnr")
 def _aligned_psnr() -> Metric:
-    return Metric("aligned_psnr", psnr, higher_is_better=True, requires_reference="ps_frame",
+    return Metric("aligned_psnr", aligned_psnr, higher_is_better=True, requires_reference="ps_frame",
                   value_range=(0.0, math.inf), align=True, aggregate="clip_mean",
                   citation=f"SelfSVD official protocol (ALignPSNR); {_MMEDIT} psnr")
 
 
 @METRICS.register("aligned_ssim")
 def _aligned_ssim() -> Metric:
-    return Metric("aligned_ssim", ssim, higher_is_better=True, requires_reference="ps_frame",
+    return Metric("aligned_ssim", aligned_ssim, higher_is_better=True, requires_reference="ps_frame",
                   value_range=(-1.0, 1.0), align=True, aggregate="clip_mean",
                   citation=f"SelfSVD official protocol (ALignSSIM); {_MMEDIT} ssim; Wang et al. 2004")
 

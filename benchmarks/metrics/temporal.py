@@ -34,7 +34,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from benchmarks.metrics.base import METRICS, Metric
+from benchmarks.metrics.base import METRICS, Metric, check_image
 from lsvd.flow.base import FlowBackend, flow_warp
 
 #: Forward-backward consistency constants (Lai et al. 2018; Sundaram et al. 2010).
@@ -43,11 +43,14 @@ OCC_BETA = 0.5
 VALID_THRESHOLD = 0.999
 
 
-def _frames_to_tensor(frames: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
+def _frames_to_tensor(frames: Sequence[np.ndarray] | np.ndarray, label: str) -> torch.Tensor:
+    """RGB frames (uint8, or float in [0, 1]) -> float32 ``(T, 3, H, W)`` in [0, 1]."""
     arr = np.stack([np.asarray(f) for f in frames]) if not isinstance(frames, np.ndarray) else frames
     if arr.ndim != 4 or arr.shape[-1] != 3:
-        raise ValueError(f"expected uint8 RGB frames (T, H, W, 3), found {arr.shape}")
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float() / 255.0
+        raise ValueError(f"{label}: expected RGB frames (T, H, W, 3), found {arr.shape}")
+    arr = check_image(arr, label)
+    x = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float()
+    return x / 255.0 if arr.dtype == np.uint8 else x
 
 
 def non_occluded_mask(flow_fw: torch.Tensor, flow_bw: torch.Tensor) -> torch.Tensor:
@@ -74,15 +77,15 @@ def warp_error(
     """Lai et al.'s temporal warping error between consecutive outputs (see the module docstring).
 
     Args:
-        outputs: ``T`` uint8 RGB ``(H, W, 3)`` output frames.
-        inputs: the ``T`` uint8 RGB input frames the flow is estimated on (same shape).
+        outputs: ``T`` RGB ``(H, W, 3)`` output frames, uint8 or float in [0, 1].
+        inputs: the ``T`` RGB input frames the flow is estimated on (same shape and scale rules).
         flow_backend: a :class:`~lsvd.flow.base.FlowBackend`.
 
     Returns:
         ``T - 1`` floats, one per pair ``(t-1, t)``; empty for ``T < 2``.
     """
-    out = _frames_to_tensor(outputs)
-    inp = _frames_to_tensor(inputs)
+    out = _frames_to_tensor(outputs, "outputs")
+    inp = _frames_to_tensor(inputs, "inputs")
     if out.shape != inp.shape:
         raise ValueError(f"outputs and inputs must have the same shape, found {tuple(out.shape)} and "
                          f"{tuple(inp.shape)}")

@@ -7,7 +7,7 @@ Inputs: frames 4 (reference) and 9 (current) of the real DeSmoke-LAP clip ``inpu
 (256x256), stretched to 1920x1080 and 1280x720 with ``cv2.INTER_CUBIC`` (frames 0..49 for the
 per-clip figures); synthetic textured frames with a veil when the shared data folder is absent.
 
-- *Reference*: ``tests/masks/reference.py`` -- the official ``align`` as written: numpy/OpenCV
+- *Reference*: :mod:`lsvd.masks.reference` -- the official ``align`` as written: numpy/OpenCV
   dark-channel prior at full resolution for BOTH frames of every pair, PyTorch bilinear downscale,
   the PWC wrapper's warp, ``cv2.GaussianBlur`` and one ``skimage`` SSIM call per 8x8 block.
 - *Ours*: ``prepare_reference`` (once per clip), ``prepare_frame`` and ``block_mask``; "per pair"
@@ -113,7 +113,7 @@ def _first_call_s(cache_dir: str | None) -> float:
 
 def bench_size(label: str, frames: list[np.ndarray], repeats: int, ref_repeats: int) -> dict[str, Any]:
     from lsvd.flow import create_flow
-    from tests.masks import reference as R
+    from lsvd.masks import reference as R
 
     h, w = SIZES[label]
     up = [cv2.resize(f, (w, h), interpolation=cv2.INTER_CUBIC) for f in frames]
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
         print(label, figures[label], flush=True)
     notes = (
-        "reference = tests/masks/reference.py (official algorithm as written); same DIS flow for both; "
+        "reference = lsvd/masks/reference.py (official algorithm as written); same DIS flow for both; "
         "speed-ups exclude the flow; see the module docstring for method"
     )
     if not args.no_record:

@@ -35,7 +35,7 @@ No targets; figures only. Each metric is timed against its reference IN THE SAME
 Building the pyiqa reference venv (no torchvision needed; CPU torch of the same version as the project's)::
 
     python3.11 -m venv /tmp/pyiqa-venv
-    /tmp/pyiqa-venv/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+    /tmp/pyiqa-venv/bin/pip install torch==2.13.0  # the CPU build, as for the project's venv
     /tmp/pyiqa-venv/bin/pip install --no-deps pyiqa==0.1.16 numpy scipy pillow
 
 PIQE-only fallback (``--pyiqa-src``, default ``/tmp/pyiqa_ref``): unzip the pyiqa 0.1.16 wheel

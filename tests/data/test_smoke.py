@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from lsvd.data import synthetic
 from lsvd.data.smoke import (
     SMOKE_SCORE_VERSION,
     DetectionParams,
@@ -235,7 +236,6 @@ def test_without_cuts_ps_frames_stay_smoke_free() -> None:
 
 
 def test_synthetic_tiny_preset() -> None:
-    synthetic = pytest.importorskip("lsvd.data.synthetic")
     config = synthetic.PRESETS["tiny"]
     clips = [synthetic.render_clip(config, split, index) for split in ("train", "test") for index in range(2)]
     for smoky, _clean, density, meta in clips:

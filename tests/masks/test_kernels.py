@@ -1,4 +1,4 @@
-"""Numba mask kernels and the per-pair pipeline against the plain reference (tests/masks/reference.py)."""
+"""Numba mask kernels and the per-pair pipeline against the plain reference (lsvd/masks/reference.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import torch.nn.functional as F
 
 from lsvd.masks import core
 from lsvd.masks import kernels as K
+from lsvd.masks import reference as R
 from lsvd.masks.core import MaskParams
-from tests.masks import reference as R
 
 SSIM_TOL = 1e-4  # skimage evaluates SSIM in float32; ours is float64 (spec 2.5: differences up to ~5e-5)
 

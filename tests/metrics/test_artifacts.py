@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.metrics.artifacts import periodic_energy
-from benchmarks.metrics.base import REFERENCE_KINDS, get_metric, list_metrics
+from benchmarks.metrics.base import Metric, get_metric, list_metrics
 
 
 def _frame(h: int = 61, w: int = 83, seed: int = 0) -> np.ndarray:
@@ -104,7 +104,8 @@ def test_bad_inputs_raise_value_error():
 
 def test_registered_metric():
     assert "periodic_energy" in list_metrics()
-    assert "input" in REFERENCE_KINDS
+    with pytest.raises(ValueError, match="requires_reference must be one of"):
+        Metric("x", periodic_energy, higher_is_better=False, requires_reference="inputs")
     m = get_metric("periodic_energy")
     assert m.name == "periodic_energy" and m.higher_is_better is False and m.requires_reference == "input"
     assert m.value_range == (0.0, 1.0) and m.kind == "frame" and m.align is False and m.available() is None

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 
 from benchmarks.metrics.base import get_metric
 from benchmarks.metrics.brisque import brisque
+from benchmarks.metrics.calibration import calibration_images
 from benchmarks.metrics.niqe import niqe
 from tests.conftest import smooth_frames
 
@@ -20,23 +18,10 @@ BRISQUE_CALIBRATION = {"I03": 94.6452, "I04": -0.1082, "I06": 1.0759, "I08": 5.1
 FETCH = "python -m benchmarks.metrics.calibration fetch"
 
 
-def _calibration_images() -> dict[str, Path]:
-    try:
-        from benchmarks.metrics.calibration import calibration_images
-    except ImportError:
-        home = Path(os.environ.get("LSVD_HOME", Path.home() / ".cache" / "lsvd"))
-        folder = home / "calibration" / "pyiqa-0.1.16" / "dist_dir"
-        found = {p.stem: p for p in sorted(folder.glob("*.bmp"))}
-        if not found:
-            raise FileNotFoundError(f"no calibration images under {folder}") from None
-        return found
-    return calibration_images()
-
-
 @pytest.fixture(scope="module")
 def calib() -> dict[str, np.ndarray]:
     try:
-        paths = _calibration_images()
+        paths = calibration_images()
     except FileNotFoundError as exc:
         pytest.skip(f"pyiqa calibration images not fetched ({exc}); run `{FETCH}`")
     missing = sorted(set(NIQE_CALIBRATION) - set(paths))

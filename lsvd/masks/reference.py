@@ -5,7 +5,8 @@ it -- numpy / OpenCV dark-channel prior at full resolution for both frames, PyTo
 ``align_corners=True`` downscale, the PWC wrapper's ``get_backwarp`` warp, ``cv2.GaussianBlur``
 and a per-block ``skimage.metrics.structural_similarity`` double loop -- with no Numba and no
 shortcut. ``lsvd.masks`` is tested against it (``tests/masks/test_kernels.py``) and timed against
-it (``benchmarks/perf/masks.py``).
+it (``benchmarks/perf/masks.py``); it ships with the package so that both work from an installed
+wheel. Slow by design: not for production use.
 """
 
 from __future__ import annotations
