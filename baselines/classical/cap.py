@@ -40,9 +40,8 @@ from baselines.registry import register_method
 CITATION = ("Q. Zhu, J. Mai, L. Shao, A Fast Single Image Haze Removal Algorithm Using Color Attenuation Prior, "
             "IEEE TIP 24(11) 2015")
 
-#: The paper's learned linear depth model (theta0, theta1, theta2) and its residual std sigma.
+#: The paper's learned linear depth model (theta0, theta1, theta2).
 THETA = (0.121779, 0.959710, -0.780245)
-SIGMA = 0.041337
 
 
 def raw_depth(image: np.ndarray, theta: tuple[float, float, float] = THETA) -> np.ndarray:

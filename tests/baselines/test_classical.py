@@ -9,7 +9,7 @@ import pytest
 
 from baselines.base import Clip
 from baselines.classical._common import dark_channel, guided_filter, to_float, to_uint8
-from baselines.classical.cap import SIGMA, THETA, ColourAttenuationPrior
+from baselines.classical.cap import ColourAttenuationPrior, raw_depth
 from baselines.classical.clahe import CLAHEEnhancement
 from baselines.classical.dcp import DarkChannelPrior
 from baselines.classical.msrcr import MultiScaleRetinex
@@ -88,9 +88,11 @@ def test_guided_filter_smooths_and_keeps_constant() -> None:
     np.testing.assert_allclose(guided_filter(guide, np.full((20, 20), 0.3), 3, 1e-3), 0.3, atol=1e-12)
 
 
-def test_cap_coefficients_are_the_papers() -> None:
-    assert THETA == (0.121779, 0.959710, -0.780245)
-    assert SIGMA == 0.041337
+def test_cap_depth_is_the_papers_linear_model() -> None:
+    # Zhu et al. 2015: d = 0.121779 + 0.959710 v - 0.780245 s, v = max(RGB), s = (max - min) / max
+    image = np.array([[[0.8, 0.4, 0.2], [0.5, 0.5, 0.5], [0.0, 0.0, 0.0]]])
+    expected = [0.121779 + 0.959710 * 0.8 - 0.780245 * 0.75, 0.121779 + 0.959710 * 0.5, 0.121779]
+    np.testing.assert_allclose(raw_depth(image)[0], expected, rtol=1e-12)
 
 
 @pytest.mark.parametrize("cls", [DarkChannelPrior, ColourAttenuationPrior], ids=["dcp", "cap"])

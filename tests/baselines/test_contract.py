@@ -83,7 +83,6 @@ def test_method_contract(name: str, request: pytest.FixtureRequest, tiny_clip):
     out = np.asarray(first)
     assert out.dtype == np.uint8, f"{name}: {out.dtype} outputs"
     assert out.shape == tiny_clip.lqs.shape, f"{name}: {out.shape} != {tiny_clip.lqs.shape}"
-    assert np.isfinite(out).all()
     assert np.array_equal(out, np.asarray(second)), f"{name}: two calls with the same seed differ"
 
     info = method.describe()
