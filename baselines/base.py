@@ -14,12 +14,12 @@ one is found by the registry (:mod:`baselines.registry`) on its own.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from lsvd.io.hashing import digest
 
 
 @dataclass
@@ -67,7 +67,7 @@ class Method:
     def cache_key(self) -> str:
         """sha256 (16 hex) of the method name, class and :meth:`settings`."""
         payload = {"method": self.name, "class": type(self).__qualname__, **self.settings()}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return digest(payload)
 
     def describe(self) -> dict[str, Any]:
         return {"method": self.name, "kind": self.kind, "citation": self.citation, "video": self.video,

@@ -37,7 +37,7 @@ import numpy as np
 
 from baselines.base import Clip, Method
 from baselines.registry import register_method
-from lsvd.data.manifest import file_sha256
+from lsvd.io.hashing import file_sha256
 from lsvd.io.images import IMAGE_SUFFIXES
 from lsvd.io.video import VIDEO_SUFFIXES
 

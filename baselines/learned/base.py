@@ -59,7 +59,7 @@ class LearnedMethod(Method):
                  flow: str | None = None, window_mode: str = "official", bf16: bool = False,
                  preset: str | None = None, progress: bool = True, train_preset: str | None = None,
                  masks: bool = True, train_seed: int = 0) -> None:
-        from lsvd.data.manifest import file_sha256
+        from lsvd.io.hashing import file_sha256
         from lsvd.train.checkpoint import load_generator, resolve_generator_file
 
         if checkpoint is None:

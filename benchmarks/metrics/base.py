@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from lsvd.data.manifest import file_sha256
+from lsvd.io.hashing import file_sha256
 from lsvd.registry import Registry
 
 __all__ = ["METRICS", "PARAMS_DIR", "REFERENCE_KINDS", "Metric", "MetricUnavailable", "ParamFile", "as_float255",

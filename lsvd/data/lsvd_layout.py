@@ -19,7 +19,6 @@ side file drops that side folder; gaps in the frame numbers are only reported (`
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import Counter
 from collections.abc import Callable
@@ -45,8 +44,8 @@ from lsvd.constants import (
     SOURCE_LSVD,
     STORAGE_PNG,
 )
-from lsvd.data.manifest import file_sha256
 from lsvd.data.problems import ProblemLog, Skipped
+from lsvd.io.hashing import digest, file_sha256
 from lsvd.io.images import IMAGE_SUFFIXES, ImageError, probe_image
 
 
@@ -100,12 +99,7 @@ def _list_frames(folder: Path, log: ProblemLog | None) -> list[_File]:
 
 
 def _fingerprint(*listings: list[_File] | None) -> str:
-    h = hashlib.sha1()
-    for listing in listings:
-        h.update(b"|")
-        for f in listing or ():
-            h.update(f"{f.name}:{f.size}:{f.mtime_ns};".encode())
-    return h.hexdigest()[:16]
+    return digest([[(f.name, f.size, f.mtime_ns) for f in listing or ()] for listing in listings])
 
 
 def manifest_path(path: Path, root: Path) -> str:

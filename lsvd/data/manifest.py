@@ -235,14 +235,6 @@ def content_id(*tables: pa.Table) -> str:
     return h.hexdigest()[:20]
 
 
-def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _schema_doc(schema: pa.Schema) -> dict[str, dict[str, str]]:
     return {f.name: {"type": str(f.type), "doc": COLUMN_DOCS.get(f.name, "")} for f in schema}
 

@@ -29,7 +29,6 @@ truncated copy) is reported as ``truncated_video`` and its decoded frames are st
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import zlib
 from dataclasses import asdict, dataclass
@@ -54,6 +53,7 @@ from lsvd.constants import (
 )
 from lsvd.data.lsvd_layout import IndexResult, manifest_path
 from lsvd.data.problems import ProblemLog
+from lsvd.io.hashing import digest
 from lsvd.io.video import VIDEO_SUFFIXES, VideoError, VideoInfo, iter_frames, iter_frames_in_background, probe_video
 
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ def _fingerprint(video: Path, opts: VideoOptions, given: list[GivenClip] | None)
     st = video.stat()
     keys = (video.as_posix(), st.st_size, st.st_mtime_ns, opts.store, opts.cut, opts.min_clip_frames,
             opts.max_clip_frames, opts.hash_files, SMOKE_SCORE_VERSION, DetectionParams(), given)
-    return hashlib.sha1(repr(keys).encode()).hexdigest()[:16]
+    return digest(keys)
 
 
 @dataclass
@@ -347,8 +347,8 @@ def _write_pngs(video: Path, root: Path, plans: list[tuple[str, int, int, int | 
     appears atomically, once the whole video has been written)."""
     from contextlib import ExitStack
 
-    from lsvd.data.manifest import file_sha256
     from lsvd.io.atomic import atomic_dir
+    from lsvd.io.hashing import file_sha256
     from lsvd.io.images import write_png
 
     names = {p[0]: Path(PATH_TEMPLATES["frame"].format(clip_id=p[0], frame_number=0)) for p in plans}

@@ -24,7 +24,6 @@ The default weights file is ``$LSVD_HOME/weights/pwcnet-network-default.pth``.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
@@ -39,6 +38,7 @@ from torch import nn
 
 from lsvd.constants import lsvd_home
 from lsvd.flow.base import FLOWS, FlowBackend, backward_warp, check_image_pair
+from lsvd.io.hashing import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -321,14 +321,6 @@ def _load_strict(net: PWCNet, state: Mapping[str, torch.Tensor], source: str) ->
     net.load_state_dict(state)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @FLOWS.register("pwcnet")
 class PWCNetFlow(nn.Module, FlowBackend):
     """Frozen PWC-Net behind the :class:`FlowBackend` interface, exactly as the official wrapper runs it.
@@ -374,7 +366,7 @@ class PWCNetFlow(nn.Module, FlowBackend):
             path = resolve_weights(weights)
             self.weights_source = str(path)
             state = load_pwcnet_weights(path, prefix=prefix)
-            self.weights_sha256 = _sha256(path)
+            self.weights_sha256 = file_sha256(path)
         _load_strict(self.net, state, self.weights_source)
         self.net.requires_grad_(False)
         self.eval()

@@ -27,8 +27,6 @@ with a zero flow moves pixels by ~1e-6).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from lsvd.io.hashing import digest
 from lsvd.masks import kernels
 
 __all__ = [
@@ -119,9 +118,8 @@ class MaskParams:
         return {k: (float(v) if k in _FLOAT_FIELDS else int(v)) for k, v in dataclasses.asdict(self).items()}
 
     def digest(self) -> str:
-        """Short stable hash (12 hex digits) of the parameters, for manifests."""
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")).encode()
-        return hashlib.sha256(blob).hexdigest()[:12]
+        """Short stable hash of the parameters, for manifests (:func:`lsvd.io.hashing.digest`)."""
+        return digest(self.to_dict())
 
 
 _DEFAULT = MaskParams()

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -39,6 +38,8 @@ from lsvd.data.frames import load_frames
 from lsvd.data.manifest import Manifest, root_lock, write_manifest
 from lsvd.data.problems import ProblemLog
 from lsvd.io.atomic import atomic_dir, write_json
+from lsvd.io.hashing import DIGEST_LENGTH, file_sha256
+from lsvd.io.hashing import digest as hash_of
 from lsvd.io.images import write_png
 from lsvd.io.paths import inside
 
@@ -106,15 +107,11 @@ def plan_clip(n_frames: int, ps_index: int, mode: str) -> tuple[int, list[int]]:
 def _flow_id(flow: str, weights: str | None) -> str:
     if not weights:
         return flow
-    h = hashlib.sha256()
-    with open(weights, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return f"{flow}@{h.hexdigest()[:12]}"
+    return f"{flow}@{file_sha256(weights)[:DIGEST_LENGTH]}"
 
 
 def _clip_key(fingerprint: str, mode: str, flow_id: str, digest: str) -> str:
-    return hashlib.sha1(f"{fingerprint}|{mode}|{flow_id}|{digest}".encode()).hexdigest()[:16]
+    return hash_of([fingerprint, mode, flow_id, digest])
 
 
 def _read_sidecar(folder: Path) -> dict | None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import hashlib
 import json
 import os
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lsvd.errors import LsvdError
+from lsvd.io.hashing import digest
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -102,7 +102,7 @@ class TrainConfig:
         """sha256 (16 hex) of the settings that change the trained weights (not logging or device)."""
         skip = {"workers", "log_every", "checkpoint_every", "eval_every", "eval_split", "eval_clips", "device"}
         payload = {k: v for k, v in self.to_dict().items() if k not in skip}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+        return digest(payload)
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` listing every problem (cheap checks only; paths must exist)."""

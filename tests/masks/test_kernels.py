@@ -383,7 +383,7 @@ def test_kernels_run_without_jit(tmp_path):
 def test_params_validate_and_digest():
     p = MaskParams()
     assert p.validate() is p
-    assert p.digest() == MaskParams().digest() and len(p.digest()) == 12
+    assert p.digest() == MaskParams().digest() and len(p.digest()) == 16
     assert MaskParams(omega=1).digest() == MaskParams(omega=1.0).digest()
     assert MaskParams(threshold=0.9).digest() != p.digest()
     for bad in ({"box": 80}, {"erosion": 0}, {"block": 6}, {"eps": 0.0}, {"omega": 1.5}, {"max_veil": 1.0},
