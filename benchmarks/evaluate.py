@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +32,12 @@ import pandas as pd
 
 from benchmarks.methods import Clip, Method
 from benchmarks.metrics.base import Metric
+from benchmarks.results import method_dir_name
 
 log = logging.getLogger(__name__)
+
+__all__ = ["PROTOCOL_VERSION", "ROW_COLUMNS", "ClipUnreadable", "MethodFailure", "References", "check_outputs",
+           "evaluate_clip", "metric_key"]
 
 ROW_COLUMNS = ["method", "split", "clip_id", "frame_number", "metric", "value"]
 #: Bumped whenever how values are computed changes (frame selection, references): invalidates caches.
@@ -181,8 +184,7 @@ def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, cl
 
     from lsvd.io.paths import check_name, inside
 
-    # a folder name on every OS: "external:CycleGAN" -> "external_CycleGAN" (plain names are unchanged)
-    path = inside(cache_dir, re.sub(r"[^\w.+-]", "_", method.name), check_name(split, "split"),
+    path = inside(cache_dir, method_dir_name(method.name), check_name(split, "split"),
                   check_name(clip_id, "clip_id") + ".parquet")
     cached = _read_cache(path)
     keys = {m.name: metric_key(m, method.cache_key(), clip_fingerprint, flow_name) for m in metrics}

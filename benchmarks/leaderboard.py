@@ -22,14 +22,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.results import LEADERBOARD_FILE, LEADERBOARD_MD
+
+__all__ = ["DEFAULT_METRICS", "EFFICIENCY_METRICS", "KEY", "LEADERBOARD_FILE", "LEADERBOARD_MD", "aggregate",
+           "as_python", "clip_table", "metric_params_json", "render_markdown", "update_table"]
+
 #: The official LSVD protocol first (aligned PSNR/SSIM against the PS frame, NIQE, PI), then the rest;
 #: ``periodic_energy`` right after the no-reference scores, which reward checkerboards (it catches them).
 DEFAULT_METRICS = ("aligned_psnr", "aligned_ssim", "niqe", "pi", "brisque", "piqe", "fade", "periodic_energy",
                    "psnr", "ssim", "ciede2000", "warp_error")
 #: Model size rows: trainable parameters and GMACs per frame (at the clips' resolution).
 EFFICIENCY_METRICS = ("params", "gmacs")
-LEADERBOARD_FILE = "leaderboard.parquet"
-LEADERBOARD_MD = "LEADERBOARD.md"
 KEY = ["method", "split", "metric"]
 
 

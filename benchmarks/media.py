@@ -1,7 +1,7 @@
 """What reports show of a benchmark: preview videos and sample frames, saved while methods run.
 
 Reports are built from result files alone (they never run a model), so the runner keeps, under
-``RESULTS/media/<split>/<clip_id>/``::
+``RESULTS/media/<split>/<clip_id>/`` (names from :mod:`benchmarks.results`, which readers use too)::
 
     clip.json                 frame numbers, PS frame, smoke onset, sample frames, fps, size, fingerprint
     input.webm                the smoky frames (VP9 preview, at most PREVIEW_HEIGHT pixels high)
@@ -19,7 +19,6 @@ Sample frames (:func:`sample_frames`) depend only on the clip, so every method s
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-MEDIA_DIR = "media"
+from benchmarks.results import (
+    CLEAN_FRAMES_DIR,
+    CLIP_SHEET,
+    INPUT_FRAMES_DIR,
+    INPUT_PREVIEW,
+    MASK_FRAMES_DIR,
+    MEDIA_DIR,
+    MEDIA_KEY_FILE,
+    METHOD_MEDIA_DIR,
+    OUTPUT_PREVIEW,
+    PS_FRAME,
+    RUN_LOG_FILE,
+    ResultsLayout,
+    method_dir_name,
+)
+
+__all__ = ["DEFAULT_FPS", "MEDIA_DIR", "N_SAMPLES", "PNG_COMPRESSION", "PREVIEW_HEIGHT", "RUN_FILES", "MediaWriter",
+           "clip_media_dir", "find_run_dir", "method_dir_name", "sample_frames", "save_run_logs", "write_preview"]
+
 #: Preview videos are downscaled (never upscaled) to at most this many pixels high.
 PREVIEW_HEIGHT = 360
 #: Frames per second of the preview videos of clips whose manifest has no frame rate (LSVD PNGs).
@@ -36,11 +53,6 @@ DEFAULT_FPS = 25.0
 N_SAMPLES = 3
 #: zlib level of the sample PNGs (lossless either way): smaller files, still ~10 ms per 480x640 frame.
 PNG_COMPRESSION = 6
-
-
-def method_dir_name(method: str) -> str:
-    """A folder name on every OS: ``external:CycleGAN`` -> ``external_CycleGAN``."""
-    return re.sub(r"[^\w.+-]", "_", method)
 
 
 def clip_media_dir(results: str | Path, split: str, clip_id: str) -> Path:
@@ -103,12 +115,12 @@ class MediaWriter:
         self.results, self.split, self.manifest = Path(results), split, manifest
 
     def method_dir(self, method: str, clip_id: str) -> Path:
-        return clip_media_dir(self.results, self.split, clip_id) / "methods" / method_dir_name(method)
+        return clip_media_dir(self.results, self.split, clip_id) / METHOD_MEDIA_DIR / method_dir_name(method)
 
     def is_saved(self, method: str, clip_id: str, key: str, fingerprint: str) -> bool:
         """Whether the outputs of ``method`` with cache key ``key`` on the clip are saved, with its sheet."""
-        sheet = clip_media_dir(self.results, self.split, clip_id) / "clip.json"
-        key_file = self.method_dir(method, clip_id) / "key.txt"
+        sheet = clip_media_dir(self.results, self.split, clip_id) / CLIP_SHEET
+        key_file = self.method_dir(method, clip_id) / MEDIA_KEY_FILE
         if not (sheet.is_file() and key_file.is_file()):
             return False
         try:
@@ -131,17 +143,17 @@ class MediaWriter:
         sheet = self._save_sheet(clip, refs, fingerprint)
         numbers = [int(n) for n in clip.frame_numbers] if clip.frame_numbers is not None else list(range(len(outputs)))
         with atomic_dir(self.method_dir(method, clip.clip_id)) as tmp:
-            write_preview(tmp / "output.webm", outputs, sheet["fps"])
+            write_preview(tmp / OUTPUT_PREVIEW, outputs, sheet["fps"])
             n = sheet["samples"][0]  # the frame the figures compare methods on; the others show inputs and masks
             write_png(tmp / f"{n}.png", outputs[numbers.index(n)], compression=PNG_COMPRESSION)
-            (tmp / "key.txt").write_text(key + "\n")
+            (tmp / MEDIA_KEY_FILE).write_text(key + "\n")
 
     def _save_sheet(self, clip: Any, refs: Any, fingerprint: str) -> dict[str, Any]:
         from lsvd.io.atomic import write_json
         from lsvd.io.images import write_png
 
         folder = clip_media_dir(self.results, self.split, clip.clip_id)
-        path = folder / "clip.json"
+        path = folder / CLIP_SHEET
         if path.is_file():
             try:
                 sheet = json.loads(path.read_text())
@@ -164,19 +176,20 @@ class MediaWriter:
             onset_number = int(frames.loc[int(onset), "frame_number"])
         fps = row.get("fps")
         fps = float(fps) if not pd.isna(fps) and float(fps) > 0 else DEFAULT_FPS
-        for sub, present in (("input", True), ("mask", clip.mask is not None), ("clean", refs.clean is not None)):
+        for sub, present in ((INPUT_FRAMES_DIR, True), (MASK_FRAMES_DIR, clip.mask is not None),
+                             (CLEAN_FRAMES_DIR, refs.clean is not None)):
             if present:
                 (folder / sub).mkdir(parents=True, exist_ok=True)
-        write_preview(folder / "input.webm", clip.lqs, fps)
-        write_png(folder / "ps.png", clip.ps, compression=PNG_COMPRESSION)
+        write_preview(folder / INPUT_PREVIEW, clip.lqs, fps)
+        write_png(folder / PS_FRAME, clip.ps, compression=PNG_COMPRESSION)
         for n in samples:
             t = numbers.index(n)
-            write_png(folder / "input" / f"{n}.png", clip.lqs[t], compression=PNG_COMPRESSION)
+            write_png(folder / INPUT_FRAMES_DIR / f"{n}.png", clip.lqs[t], compression=PNG_COMPRESSION)
             if clip.mask is not None:
                 mask = (np.asarray(clip.mask[t, 0]) > 0.5).astype(np.uint8) * 255
-                write_png(folder / "mask" / f"{n}.png", mask, compression=PNG_COMPRESSION)
+                write_png(folder / MASK_FRAMES_DIR / f"{n}.png", mask, compression=PNG_COMPRESSION)
             if refs.clean is not None:
-                write_png(folder / "clean" / f"{n}.png", refs.clean[t], compression=PNG_COMPRESSION)
+                write_png(folder / CLEAN_FRAMES_DIR / f"{n}.png", refs.clean[t], compression=PNG_COMPRESSION)
         sheet = {"clip_id": clip.clip_id, "split": self.split, "fingerprint": fingerprint,
                  "frame_numbers": numbers, "ps_frame_number": int(frames.loc[ps_index, "frame_number"]),
                  "smoke_onset_number": onset_number, "samples": samples, "fps": fps,
@@ -187,7 +200,7 @@ class MediaWriter:
 
 
 #: Files of a ``lsvd.train`` run directory copied into ``RESULTS/runs/<method>/`` (training curves).
-RUN_FILES = ("log.jsonl", "config.toml", "run.json")
+RUN_FILES = (RUN_LOG_FILE, "config.toml", "run.json")
 
 
 def find_run_dir(checkpoint: str | Path) -> Path | None:
@@ -196,7 +209,7 @@ def find_run_dir(checkpoint: str | Path) -> Path | None:
     if not p.exists():
         return None
     for candidate in [p, *list(p.parents)[:3]]:
-        if (candidate / "log.jsonl").is_file():
+        if (candidate / RUN_LOG_FILE).is_file():
             return candidate
     return None
 
@@ -212,8 +225,8 @@ def save_run_logs(results: str | Path, method: str, checkpoint: str | Path | Non
     run = find_run_dir(checkpoint) if checkpoint else None
     if run is None:
         return ""
-    rel = Path("runs") / method_dir_name(method)
+    layout = ResultsLayout(Path(results))
     for name in RUN_FILES:
         if (run / name).is_file():
-            write_bytes(Path(results) / rel / name, (run / name).read_bytes())
-    return rel.as_posix()
+            write_bytes(layout.run_logs(method) / name, (run / name).read_bytes())
+    return layout.run_logs_rel(method)

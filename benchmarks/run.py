@@ -9,7 +9,23 @@ Examples::
     python -m benchmarks.run --method selfsvd --num-shards 4 --shard-index 0   # one of 4 jobs, then:
     python -m benchmarks.run --method selfsvd --merge                          # tables from all shards
     python -m benchmarks.run --method selfsvd --checkpoint selfsvd.pth --data ROOT --no-masks   # w/o masks
+    python -m benchmarks.run --drop selfsv --results results                   # remove a method's rows
     python -m benchmarks.run --list-methods | --list-metrics
+
+The options form one :class:`BenchmarkConfig`, whether given on the command line or to
+:func:`run_benchmark` in Python (one path: the same defaults, the ``identity`` floor included, the
+same checks). It is validated before any work: a mistyped method, metric, flow, split or checkpoint,
+an ``external:DIR`` that is not a folder or a results folder of a newer format exits with 2 at once,
+naming close matches and writing nothing. A run then goes::
+
+    resolve    the dataset root (the synthetic mini-LSVD when none is given), its clips of --split (this
+               shard's), the SelfSVD masks the methods need, the metrics usable here, the flow backend
+    score      per method: create it (a learned one without --checkpoint trains first), desmoke each clip
+               (frames read as uint8 once; outputs checked as uint8) and compute the per-frame values,
+               from the cache where possible; faults are recorded per clip, never fatal
+    aggregate  per-clip and leaderboard tables, efficiency, timing, the method table, notes
+    write      the tables, LEADERBOARD.md, and RESULTS/benchmark.json (the resolved config behind each
+               (split, method)'s rows) and README.md
 
 SelfSVD reads a SelfSVD mask per clip (``python -m lsvd.masks ROOT``); when a method that uses them
 (or trains here on them) runs on clips without masks, they are computed into the dataset root first
@@ -17,33 +33,47 @@ SelfSVD reads a SelfSVD mask per clip (``python -m lsvd.masks ROOT``); when a me
 instead (the PS features are then kept everywhere): a warning, the leaderboard's ``note`` column,
 the notes of ``LEADERBOARD.md`` and ``methods.parquet``'s ``masks`` column say so.
 
-Every run adds the ``identity`` floor (the smoky input) unless ``--no-identity``. Results go to
-``--results`` (default ``./results``): ``frames.parquet`` (per frame), ``clips.parquet`` (per clip),
-``leaderboard.parquet`` (one scalar per row, with provenance), ``LEADERBOARD.md``,
-``timing.parquet`` (desmoking frames/s on the device used), ``methods.parquet`` (what each method
-is), and for ``python -m reports.build``: ``media/`` (preview videos and sample frames of every
-clip and method, see :mod:`benchmarks.media`; ``--no-media`` skips them) and ``runs/<method>/``
-(the training logs of learned methods). Per-frame values are cached under
-``results/cache`` by content keys, so re-running recomputes only what changed; shards on several
-machines write into copies of the same ``results`` folder and a final ``--merge`` run (with the
-caches copied together, and their ``media`` and ``runs`` folders for reports) builds the tables
-without computing anything.
+Every run adds the ``identity`` floor (the smoky input) unless ``--no-identity``
+(``BenchmarkConfig.identity``). Results go to ``--results`` (default ``./results``), a folder whose
+layout and format version :mod:`benchmarks.results` owns and whose ``README.md`` explains each file:
+``frames.parquet`` (per frame), ``clips.parquet`` (per clip), ``leaderboard.parquet`` (one scalar per
+row, with provenance), ``LEADERBOARD.md``, ``timing.parquet`` (desmoking frames/s on the device used),
+``methods.parquet`` (what each method is), ``benchmark.json`` (format version, configs), and for
+``python -m reports.build``: ``media/`` (preview videos and sample frames of every clip and method,
+see :mod:`benchmarks.media`; ``--no-media`` skips them) and ``runs/<method>/`` (the training logs of
+learned methods). A run replaces the rows of its (method, split) pairs and keeps the others. Per-frame
+values are cached under ``results/cache`` by content keys, so re-running recomputes only what
+changed; shards on several machines write into copies of the same ``results`` folder and a final
+``--merge`` run (with the caches copied together, and their ``media`` and ``runs`` folders for
+reports) builds the tables without computing anything.
+
+``--drop METHOD`` (repeatable) is a mode of its own: it removes the method from ``--results`` -- its
+rows of every table on every split, its cache, media and training logs, its ``benchmark.json``
+entries -- rewrites ``LEADERBOARD.md`` and ``README.md``, and runs nothing (exit 2 when the folder
+has nothing of that name, naming close matches). Use it for rows that should not stay, e.g. those
+of a method renamed or mistyped by an older toolkit.
 
 Faults stay local: a method that crashes or returns unusable outputs on a clip is recorded as
 ``failed`` (with the clip and the reason) and still scored on the other clips (``clips.parquet``);
 a clip whose input cannot be read (a corrupt frame) is scored for no method and named in every
-row's ``note``. Either makes the command exit with 1; a bad command or dataset root, with 2.
+row's ``note``. Either makes the command exit with 1; a bad command, dataset root or results
+folder, with 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import difflib
 import functools
 import json
 import logging
 import os
+import shlex
 import sys
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,15 +81,210 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.leaderboard import DEFAULT_METRICS, EFFICIENCY_METRICS
+from benchmarks.results import METHODS_FILE, ResultsFormatError, ResultsLayout
 from lsvd.threads import add_threads_argument, configure_threads_or_report
 
 log = logging.getLogger("benchmarks.run")
 
+__all__ = ["METHODS_FILE", "METHOD_COLUMNS", "NO_MASKS_NOTE", "BenchmarkConfig", "BenchmarkError", "build_parser",
+           "config_from_args", "ensure_default_data", "main", "method_table", "resolve_metrics", "run_benchmark"]
 
 
 class BenchmarkError(RuntimeError):
     """A benchmark that cannot start (bad options or data); the message says what to do."""
 
+
+@dataclass
+class BenchmarkConfig:
+    """Everything a benchmark run depends on (the command's options, typed).
+
+    :func:`run_benchmark` validates it first (:meth:`validate`) and saves it, resolved (``data``: the
+    root used; ``metrics``: the names scored), in ``RESULTS/benchmark.json`` for the rows it wrote,
+    with :meth:`command_line`, the command that runs it again.
+    """
+
+    methods: list[str] = field(default_factory=list)  #: method names (--list-methods) or external:DIR[::MAP.csv]
+    identity: bool = True  #: score the identity floor (the smoky input) first; --no-identity: False
+    data: str | None = None  #: a prepared dataset root; None: the synthetic mini-LSVD (prepared on first use)
+    split: str = "test"  #: the split scored; "all": every clip
+    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))  #: metric names; pyiqa:NAME
+    checkpoints: dict[str, str] = field(default_factory=dict)  #: method -> weights (run dir, .safetensors, .pth)
+    device: str = "cpu"  #: cpu, cuda or cuda:N
+    flow: str = "dis"  #: flow backend of the aligned and temporal metrics
+    seed: int = 0  #: seed of the run and of the automatic training of learned methods
+    results: str = "results"  #: the results folder (benchmarks.results)
+    num_shards: int = 1
+    shard_index: int = 0
+    merge: bool = False  #: build the tables from the cache only (after sharded runs)
+    media: bool = True  #: save preview videos and sample frames for reports
+    no_masks: bool = False  #: run methods that read SelfSVD masks without any instead of computing them
+    train_preset: str | None = None  #: preset of the automatic training (None: the methods' default, cpu)
+
+    def __post_init__(self) -> None:  # what Python callers give for convenience: None, tuples, paths
+        if self.metrics is None:
+            self.metrics = list(DEFAULT_METRICS)
+        if self.checkpoints is None:
+            self.checkpoints = {}
+        if isinstance(self.methods, tuple):
+            self.methods = list(self.methods)
+        if isinstance(self.metrics, tuple):
+            self.metrics = list(self.metrics)
+        if isinstance(self.data, os.PathLike):
+            self.data = os.fspath(self.data)
+        if isinstance(self.results, os.PathLike):
+            self.results = os.fspath(self.results)
+        if isinstance(self.checkpoints, Mapping):
+            self.checkpoints = {k: os.fspath(v) if isinstance(v, os.PathLike) else v
+                                for k, v in self.checkpoints.items()}
+
+    @property
+    def method_specs(self) -> list[str]:
+        """The methods run, in order, once each: ``identity`` (unless ``identity=False``), then :attr:`methods`."""
+        return list(dict.fromkeys((["identity"] if self.identity else []) + list(self.methods)))
+
+    @property
+    def metric_names(self) -> list[str]:
+        return list(dict.fromkeys(self.metrics))
+
+    @property
+    def layout(self) -> ResultsLayout:
+        return ResultsLayout(Path(self.results))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> BenchmarkConfig:
+        """The config of ``values`` (e.g. a ``benchmark.json`` entry); unknown keys are an error."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            close = {k: difflib.get_close_matches(k, known, n=1) for k in unknown}
+            hint = "; ".join(f"{k!r}" + (f" (did you mean {c[0]}?)" if c else "") for k, c in close.items())
+            raise BenchmarkError(f"unknown benchmark option(s) {hint}; known: {', '.join(sorted(known))}")
+        return cls(**dict(values))
+
+    def validate(self) -> BenchmarkConfig:
+        """Raise :class:`BenchmarkError` listing every problem; returns the config when there is none.
+
+        Cheap checks only (names, paths, numbers), so that a mistake fails before any data is
+        prepared, any method trains or any file is written.
+        """
+        from benchmarks.methods import METHODS
+        from benchmarks.metrics.base import METRICS
+        from benchmarks.results import check_format
+        from lsvd.constants import INFO_FILE
+        from lsvd.flow.base import FLOWS
+        from lsvd.io.paths import unsafe_name_reason
+
+        problems: list[str] = []
+
+        def need(ok: bool, message: str) -> None:
+            if not ok:
+                problems.append(message)
+
+        if isinstance(self.methods, str) or not all(isinstance(m, str) for m in self.methods):
+            problems.append(f"methods: expected a list of method names, found {self.methods!r}")
+            specs: list[str] = []
+        else:
+            specs = self.method_specs
+            need(bool(specs), "give at least one --method (see --list-methods), e.g. --method selfsvd")
+        for spec in specs:
+            if spec.startswith("external:"):
+                folder = spec[len("external:"):].partition("::")[0]
+                need(bool(folder) and Path(folder).expanduser().is_dir(),
+                     f"--method {spec}: {folder or '(no folder)'} is not a folder; expected external:DIR with DIR "
+                     "holding another method's outputs (one video file or one frame folder per clip)")
+                continue
+            try:
+                METHODS.get(spec)
+            except KeyError as exc:
+                problems.append(f"--method {spec}: {exc.args[0]}")
+        if isinstance(self.checkpoints, Mapping):
+            for name, path in self.checkpoints.items():
+                need(name in specs, f"--checkpoint {name}={path}: {name} is not a method of this run "
+                                    f"({', '.join(specs) or 'none'})")
+                need(Path(str(path)).expanduser().exists(), f"--checkpoint {name}={path}: {path} does not exist")
+        else:
+            problems.append(f"checkpoints: expected {{method: path}}, found {self.checkpoints!r}")
+        if isinstance(self.metrics, str) or not all(isinstance(m, str) for m in self.metrics):
+            problems.append(f"metrics: expected a list of metric names, found {self.metrics!r}")
+        else:
+            need(bool(self.metric_names), "--metrics: expected at least one metric (see --list-metrics)")
+            for name in self.metric_names:
+                if name.startswith("pyiqa:"):
+                    need(len(name) > len("pyiqa:"), f"--metrics {name}: expected pyiqa:NAME, e.g. pyiqa:musiq")
+                    continue
+                try:
+                    METRICS.get(name)
+                except KeyError as exc:
+                    problems.append(f"--metrics {name}: {exc.args[0]}")
+        why = unsafe_name_reason(self.split)
+        need(why is None, f"--split {self.split!r}: not a usable split name ({why}); expected e.g. test, or all")
+        if not isinstance(self.device, str):
+            problems.append(f"--device {self.device!r}: expected cpu, cuda or cuda:N")
+        elif self.device.startswith("cuda"):
+            import torch
+
+            need(torch.cuda.is_available(), f"--device {self.device}: no CUDA device is available; use --device cpu")
+        else:
+            need(self.device == "cpu", f"--device {self.device}: expected cpu, cuda or cuda:N")
+        flows = FLOWS.list()
+        need(self.flow in flows, f"--flow {self.flow}: expected one of {', '.join(flows)}")
+        need(isinstance(self.seed, int) and not isinstance(self.seed, bool),
+             f"--seed {self.seed!r}: expected an integer")
+        shards = self.num_shards if isinstance(self.num_shards, int) and self.num_shards >= 1 else 0
+        need(shards >= 1, f"--num-shards {self.num_shards}: expected >= 1")
+        need(isinstance(self.shard_index, int) and 0 <= self.shard_index < max(shards, 1),
+             f"--shard-index {self.shard_index}: expected 0 <= index < --num-shards {self.num_shards}")
+        need(not (self.merge and self.num_shards > 1), "--merge builds the tables of every shard from the cache: "
+                                                       "give it without --num-shards / --shard-index")
+        need(self.train_preset is None or (isinstance(self.train_preset, str) and bool(self.train_preset)),
+             f"train_preset: expected a preset name or a .toml, found {self.train_preset!r}")
+        if self.data:
+            root = Path(self.data).expanduser()
+            need((root / INFO_FILE).is_file(), f"--data {self.data}: not a prepared dataset root (no {INFO_FILE}); "
+                                               f"run `python -m lsvd.prepare --root {self.data} --masks` first")
+        results = self.layout.root
+        if results.exists() and not results.is_dir():
+            problems.append(f"--results {self.results}: a file; expected a results folder (new or earlier)")
+        elif results.is_dir():
+            try:
+                check_format(results, "update")
+            except ResultsFormatError as exc:
+                problems.append(str(exc))
+        if len(problems) == 1:
+            raise BenchmarkError(problems[0])
+        if problems:
+            raise BenchmarkError(f"{len(problems)} problems with the benchmark options:\n  - "
+                                 + "\n  - ".join(problems))
+        return self
+
+    def command_line(self) -> str:
+        """The ``python -m benchmarks.run`` command that runs this config (shell-quoted; defaults left out)."""
+        args = ["python", "-m", "benchmarks.run"]
+        for name in self.methods:
+            args += ["--method", name]
+        if not self.identity:
+            args.append("--no-identity")
+        if self.data:
+            args += ["--data", str(self.data)]
+        if self.split != "test":
+            args += ["--split", self.split]
+        if self.metric_names != list(DEFAULT_METRICS):
+            args += ["--metrics", ",".join(self.metric_names)]
+        for name, path in self.checkpoints.items():
+            args += ["--checkpoint", f"{name}={path}"]
+        for flag, value, default in (("--device", self.device, "cpu"), ("--flow", self.flow, "dis"),
+                                     ("--seed", self.seed, 0), ("--num-shards", self.num_shards, 1),
+                                     ("--shard-index", self.shard_index, 0),
+                                     ("--train-preset", self.train_preset, None)):
+            if value != default:
+                args += [flag, str(value)]
+        args += ["--results", str(self.results)]
+        args += [flag for flag, on in (("--merge", self.merge), ("--no-media", not self.media),
+                                       ("--no-masks", self.no_masks)) if on]
+        return shlex.join(args)
 
 def ensure_default_data(progress: bool = True) -> Path:
     """The synthetic mini-LSVD root with masks, prepared on first use."""
@@ -79,7 +304,8 @@ def ensure_default_data(progress: bool = True) -> Path:
 
 
 def _parse_checkpoints(items: list[str], methods: list[str]) -> dict[str, str]:
-    """``--checkpoint METHOD=PATH``, or ``--checkpoint PATH`` when exactly one learned method is run."""
+    """``--checkpoint METHOD=PATH``, or ``--checkpoint PATH`` when exactly one learned method is run (the paths
+    are checked by :meth:`BenchmarkConfig.validate`)."""
     learned = [m for m in methods if m != "identity" and not m.startswith("external:")]
     out: dict[str, str] = {}
     for item in items:
@@ -89,8 +315,6 @@ def _parse_checkpoints(items: list[str], methods: list[str]) -> dict[str, str]:
                 raise BenchmarkError(f"--checkpoint {item}: say which method it is for (METHOD=PATH); methods: "
                                      f"{', '.join(learned)}")
             name, path = learned[0], item
-        if not Path(path).expanduser().exists():
-            raise BenchmarkError(f"--checkpoint {item}: {path} does not exist")
         out[name] = path
     return out
 
@@ -221,31 +445,30 @@ class _ClipSource:
             raise ClipUnreadable(f"{type(exc).__name__}: {exc}") from exc
 
     def _load(self, clip_id: str) -> tuple[Any, Any]:
+        """The frames as read (uint8, no float round trip), the clip's mask (as :class:`TestClips` gives it)."""
         from benchmarks.evaluate import References
         from benchmarks.methods import Clip
+        from lsvd.data.frames import load_frames
         from lsvd.io.images import read_rgb
 
-        item = self.dataset[self.index[clip_id]]
-        lqs = _to_uint8(item["lqs"].permute(0, 2, 3, 1))
-        ps = _to_uint8(item["ps"].permute(1, 2, 0))
+        entry = self.dataset.clips[self.index[clip_id]]
+        positions = list(range(len(entry.paths)))
+        ps, *frames = load_frames(entry.storage, (entry.ps_path, *entry.paths), (entry.ps_number, *entry.numbers),
+                                  [0, *(i + 1 for i in positions)])
+        lqs = np.stack(frames)
         row = self.manifest.clip(clip_id)
         ref_path = row.get("metric_ref_path")
         reference = read_rgb(self.manifest.resolve(ref_path)) if isinstance(ref_path, str) and ref_path else ps
         clean = smoky = None
         if self.has_clean(clip_id):
-            clean = np.stack([read_rgb(p) for p in self.dataset.clips[self.index[clip_id]].clean_paths])
+            clean = np.stack([read_rgb(p) for p in entry.clean_paths])
             onset = row.get("smoke_onset_index")
             if onset is not None and not pd.isna(onset):  # lqs[t] is clip frame ps + 1 + t
                 smoky = np.arange(len(lqs)) + int(row["ps_frame_index"]) + 1 >= int(onset)
-        mask = item["mask"].numpy()
-        clip = Clip(clip_id=clip_id, lqs=lqs, ps=ps, mask=mask, frame_numbers=item["frame_numbers"].numpy(),
+        mask = self.dataset._masks(entry, positions)[:, None]  # (T, 1, H/4, W/4) float32 in {0, 1}
+        clip = Clip(clip_id=clip_id, lqs=lqs, ps=ps, mask=mask, frame_numbers=np.asarray(entry.numbers, np.int64),
                     meta={"split": row.get("split")})
         return clip, References(ps=reference, clean=clean, smoky=smoky)
-
-
-def _to_uint8(t: Any) -> np.ndarray:
-    """float [0, 1] tensor (exactly k/255 values, as read) -> uint8 array."""
-    return (t * 255.0).round().clamp(0, 255).byte().numpy()
 
 
 def _not_cached(clip_id: str) -> Any:
@@ -266,186 +489,239 @@ def _efficiency(method: Any, height: int, width: int) -> dict[str, float]:
     return {"params": float(count_parameters(model)), "gmacs": float(macs_per_frame(model, height, width))}
 
 
-def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "test", metrics: list[str] | None = None,
-                  device: str = "cpu", results: str = "results", checkpoints: dict[str, str] | None = None,
-                  flow: str = "dis", seed: int = 0, num_shards: int = 1, shard_index: int = 0, merge: bool = False,
-                  media: bool = True, progress: bool = True, no_masks: bool = False,
-                  train_preset: str | None = None) -> dict[str, Any]:
-    """Run the benchmark (see the module docstring); returns ``{"leaderboard": DataFrame | None, ...}``.
+# --- resolve -> score -> aggregate -> write ------------------------------------------------------------------------
 
-    ``seed`` also seeds the automatic training of learned methods without a checkpoint (their run
-    directories get ``-seedN`` for N != 0); ``train_preset`` replaces their default ``cpu`` preset.
-    """
-    import torch
 
-    import lsvd
-    from benchmarks.evaluate import ClipUnreadable, MethodFailure, evaluate_clip
-    from benchmarks.leaderboard import (
-        LEADERBOARD_FILE,
-        LEADERBOARD_MD,
-        aggregate,
-        clip_table,
-        metric_params_json,
-        render_markdown,
-        update_table,
-    )
-    from benchmarks.media import MediaWriter, method_dir_name, save_run_logs
-    from benchmarks.methods import create_method
+@dataclass
+class _Plan:
+    """What :func:`_resolve` found: the data, masks, metrics and clips every method is scored on."""
+
+    config: BenchmarkConfig  #: resolved: ``data`` is the root used, ``metrics`` the names scored
+    root: Path
+    manifest: Any
+    source: _ClipSource
+    masks: bool  #: whether the methods that read SelfSVD masks get them
+    usable: list[Any]  #: the Metric objects computed here
+    missing: dict[str, str]  #: metric -> why it cannot be computed here
+    described: dict[str, dict[str, Any]]  #: metric -> Metric.describe()
+    flow: Any  #: the flow backend of the aligned and temporal metrics
+    clip_ids: list[str]  #: this shard's clips
+    fingerprints: dict[str, str]  #: clip -> content key of its inputs (cache keys)
+    media: Any  #: a MediaWriter, or None (--no-media, --merge)
+
+    @property
+    def layout(self) -> ResultsLayout:
+        return self.config.layout
+
+
+@dataclass
+class _MethodScores:
+    """One method's part of :func:`_score`."""
+
+    label: str  #: its leaderboard name (method.name; the spec when it could not be created)
+    info: dict[str, Any] | None = None  #: Method.describe() + run_logs; None when it could not be created
+    frames: list[pd.DataFrame] = field(default_factory=list)  #: per-frame rows of the clips it was scored on
+    failure: str = ""  #: why it failed ("": it did not)
+    metric_errors: dict[str, str] = field(default_factory=dict)  #: metric -> why it could not be computed
+    timing: dict[str, Any] | None = None  #: a timing.parquet row
+    efficiency: dict[str, float] = field(default_factory=dict)  #: params, gmacs
+    note: str = ""
+
+
+@dataclass
+class _Scores:
+    methods: list[_MethodScores]
+    unreadable: dict[str, str]  #: clip -> why its input cannot be read (no method is scored on it)
+
+
+@dataclass
+class _Tables:
+    """This run's rows of every table (:func:`_aggregate`)."""
+
+    board: pd.DataFrame
+    frames: pd.DataFrame
+    clips: pd.DataFrame
+    timing: pd.DataFrame | None
+    methods: pd.DataFrame | None
+    failures: dict[str, str]
+    notes: dict[str, str]
+
+
+def _resolve(config: BenchmarkConfig, progress: bool) -> _Plan:
+    """The data root (prepared on first use when none is given), its clips, masks, metrics and flow."""
+    from benchmarks.media import MediaWriter
     from lsvd.data.manifest import Manifest
     from lsvd.flow.base import create_flow
-    from lsvd.io.atomic import write_text
-    from lsvd.provenance import git_commit, versions
 
-    if not 0 <= shard_index < num_shards:
-        raise BenchmarkError(f"--shard-index {shard_index}: expected 0 <= index < --num-shards {num_shards}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BenchmarkError("--device cuda: no CUDA device is available; use --device cpu")
-    root = Path(data).expanduser() if data else ensure_default_data(progress)
+    root = Path(config.data).expanduser() if config.data else ensure_default_data(progress)
     try:
         manifest = Manifest.load(root)
     except Exception as exc:
         raise BenchmarkError(f"--data {root}: cannot load a prepared dataset ({exc}); run `python -m lsvd.prepare "
                              f"--root {root} --masks` first") from exc
-    split_arg = None if split == "all" else split
     try:
-        source = _ClipSource(manifest, split_arg)
+        source = _ClipSource(manifest, None if config.split == "all" else config.split)
     except ValueError as exc:
         raise BenchmarkError(str(exc)) from None
-    masks = True  # whether the methods that read SelfSVD masks get them
-    users = _mask_users(methods, checkpoints or {})
+    masks = True
+    users = _mask_users(config.method_specs, config.checkpoints)
     if users:
-        manifest, source, masks = _ensure_masks(root, manifest, source, users, no_masks, progress)
-    metric_names = list(dict.fromkeys(metrics or DEFAULT_METRICS))
-    usable, missing, described = resolve_metrics(metric_names)
-    clean_ok = all(source.has_clean(c) for c in source.clip_ids)
-    if not clean_ok:
+        manifest, source, masks = _ensure_masks(root, manifest, source, users, config.no_masks, progress)
+    usable, missing, described = resolve_metrics(config.metric_names)
+    if not all(source.has_clean(c) for c in source.clip_ids):
         for m in [m for m in usable if m.requires_reference == "clean"]:
             missing[m.name] = "the clips have no clean frames (only synthetic or paired data have them)"
         usable = [m for m in usable if m.requires_reference != "clean"]
-    flow_backend = create_flow(flow)
-    clip_ids = source.clip_ids[shard_index::num_shards]
-    results_dir = Path(results).expanduser()
-    cache_dir = results_dir / "cache"
-    fingerprints = {c: str(manifest.clip(c).get("fingerprint") or "") + manifest.info["manifest_id"]
-                    for c in clip_ids}
-    media_writer = MediaWriter(results_dir, split, manifest) if media and not merge else None
+    clip_ids = source.clip_ids[config.shard_index::config.num_shards]
+    resolved = dataclasses.replace(config, data=str(root), metrics=config.metric_names)
+    return _Plan(
+        config=resolved, root=root, manifest=manifest, source=source, masks=masks, usable=usable, missing=missing,
+        described=described, flow=create_flow(config.flow), clip_ids=clip_ids,
+        fingerprints={c: str(manifest.clip(c).get("fingerprint") or "") + manifest.info["manifest_id"]
+                      for c in clip_ids},
+        media=MediaWriter(resolved.layout.root, config.split, manifest) if config.media and not config.merge else None)
 
-    frames_parts, failures, timings, efficiency, method_info, notes = [], {}, [], {}, {}, {}
-    clip_failures: dict[str, dict[str, str]] = {}  # method -> clip -> why the method failed on it
-    unreadable: dict[str, str] = {}  # clip -> why its input cannot be read (no method is scored on it)
-    metric_errors: dict[str, dict[str, str]] = {}  # method -> metric -> why it could not be computed
-    labels: list[str] = []  # the leaderboard names: method.name (external:DIR -> external:<DIR's name>)
-    for spec in methods:
-        torch.manual_seed(seed)
+
+def _score(plan: _Plan, progress: bool) -> _Scores:
+    """Create each method (a learned one may train first) and score it on the plan's clips."""
+    import torch
+
+    from benchmarks.methods import create_method
+
+    cfg = plan.config
+    scores = _Scores(methods=[], unreadable={})
+    for spec in cfg.method_specs:
+        torch.manual_seed(cfg.seed)
+        labels = [m.label for m in scores.methods]
         try:
-            method = create_method(spec, checkpoint=(checkpoints or {}).get(spec), device=device,
-                                   data_root=str(root), progress=progress, masks=masks, train_seed=seed,
-                                   train_preset=train_preset)
+            method = create_method(spec, checkpoint=cfg.checkpoints.get(spec), device=cfg.device,
+                                   data_root=str(plan.root), progress=progress, masks=plan.masks, train_seed=cfg.seed,
+                                   train_preset=cfg.train_preset)
         except Exception as exc:  # a method that cannot even be built is recorded as failed
-            labels.append(spec)
-            failures[spec] = f"could not be created: {type(exc).__name__}: {exc}"
-            log.error("%s: %s", spec, failures[spec])
+            scores.methods.append(_MethodScores(spec, failure=f"could not be created: {type(exc).__name__}: {exc}"))
+            log.error("%s: %s", spec, scores.methods[-1].failure)
             continue
         name = method.name or spec
         if name in labels:  # e.g. two external folders of the same name: their rows would mix
-            labels.append(spec)
-            failures[spec] = f"another method is already named {name}; rename one of the folders"
-            log.error("%s: %s", spec, failures[spec])
+            scores.methods.append(_MethodScores(spec, failure=f"another method is already named {name}; rename one "
+                                                              "of the folders"))
+            log.error("%s: %s", spec, scores.methods[-1].failure)
             continue
-        labels.append(name)
-        method_info[name] = method.describe()
-        if method.uses_mask and not masks:
-            notes[name] = NO_MASKS_NOTE
-        if not merge:
-            try:
-                method_info[name]["run_logs"] = save_run_logs(results_dir, name, method_info[name].get("checkpoint"))
-            except OSError as exc:  # the training curves of a report are not worth the benchmark
-                log.warning("%s: training log not copied (%s)", name, exc)
-        elif (results_dir / "runs" / method_dir_name(name) / "log.jsonl").is_file():  # copied by a shard
-            method_info[name]["run_logs"] = f"runs/{method_dir_name(name)}"
-        frames_done, seconds = 0, 0.0
-        parts = []
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
+        scores.methods.append(_score_method(method, name, plan, scores.unreadable, progress))
+    return scores
 
-            bar = tqdm(clip_ids, desc=name, unit="clip", dynamic_ncols=True)
-        for clip_id in bar if bar is not None else clip_ids:
-            loader = _not_cached(clip_id) if merge else functools.partial(source.load, clip_id)
-            errors: dict[str, str] = {}
-            try:
-                rows, secs = evaluate_clip(method, split, loader, clip_id, fingerprints[clip_id], usable,
-                                           flow_backend, flow, cache_dir, errors=errors, media=media_writer)
-            except ClipUnreadable as exc:
-                if clip_id not in unreadable:
-                    log.error("clip %s cannot be read, so no method is scored on it: %s", clip_id, exc)
-                unreadable.setdefault(clip_id, str(exc))
-                continue
-            except MethodFailure as exc:  # recorded for this clip; the method goes on with the others
-                clip_failures.setdefault(name, {})[clip_id] = str(exc)
-                log.error("%s failed on %s: %s", name, clip_id, exc)
-                continue
-            parts.append(rows)
-            for metric, why in errors.items():
-                metric_errors.setdefault(name, {}).setdefault(metric, f"could not be computed on clip {clip_id}: {why}")
-            if secs is not None:
-                n = int(rows["frame_number"].nunique()) if len(rows) else 0
-                frames_done, seconds = frames_done + n, seconds + secs
-        frames_parts.extend(parts)  # a method that failed on some clips keeps its scores of the others
-        if name in clip_failures:
-            failed = clip_failures[name]
-            first = next(iter(failed))
-            failures[name] = (f"failed on {len(failed)} of {len(clip_ids)} clip(s) (scores of the others are in "
-                              f"clips.parquet); clip {first}: {failed[first]}")
-        else:
-            if method.kind == "external":  # reading files says nothing of how fast the method desmokes
-                timings.append({"method": name, "split": split, "device": "", "frames": frames_done,
-                                "seconds": float("nan"), "fps": float("nan")})
-            elif seconds > 0:
-                timings.append({"method": name, "split": split, "device": device, "frames": frames_done,
-                                "seconds": round(seconds, 3), "fps": round(frames_done / seconds, 3)})
-            first = source.dataset.clips[source.index[clip_ids[0]]] if clip_ids else None
-            if first is not None:
-                try:
-                    efficiency[name] = _efficiency(method, first.height, first.width)
-                except Exception as exc:  # counting must not sink the benchmark
-                    log.warning("%s: no parameter / MAC count (%s)", name, exc)
 
-    if unreadable:  # every method is scored on the same clips
-        frames_parts = [part[~part["clip_id"].isin(unreadable)] for part in frames_parts]
-        first = min(unreadable)
-        note = (f"{len(unreadable)} clip(s) not scored for any method, their input being unreadable: "
-                f"{', '.join(sorted(unreadable))} (clip {first}: {unreadable[first]})")
-        for name in labels:
-            notes[name] = "; ".join(filter(None, [notes.get(name), note]))
-    if num_shards > 1:
-        return {"leaderboard": None, "shard": shard_index, "clips": clip_ids, "failures": failures,
-                "unreadable": unreadable}
+def _score_method(method: Any, name: str, plan: _Plan, unreadable: dict[str, str], progress: bool) -> _MethodScores:
+    """One method on every clip of the plan; faults are recorded per clip (``unreadable`` is shared by methods)."""
+    from benchmarks.evaluate import ClipUnreadable, MethodFailure, evaluate_clip
+    from benchmarks.media import save_run_logs
+    from benchmarks.results import RUN_LOG_FILE
 
-    frames = pd.concat(frames_parts, ignore_index=True) if frames_parts else pd.DataFrame(
-        columns=["method", "split", "clip_id", "frame_number", "metric", "value"])
-    agg = aggregate(frames, described)
+    cfg, layout = plan.config, plan.layout
+    out = _MethodScores(name, info=method.describe())
+    if method.uses_mask and not plan.masks:
+        out.note = NO_MASKS_NOTE
+    if not cfg.merge:
+        try:
+            out.info["run_logs"] = save_run_logs(layout.root, name, out.info.get("checkpoint"))
+        except OSError as exc:  # the training curves of a report are not worth the benchmark
+            log.warning("%s: training log not copied (%s)", name, exc)
+    elif (layout.run_logs(name) / RUN_LOG_FILE).is_file():  # copied by a shard
+        out.info["run_logs"] = layout.run_logs_rel(name)
+    clip_ids = plan.clip_ids
+    if progress:
+        from tqdm.auto import tqdm
+
+        clip_ids = tqdm(plan.clip_ids, desc=name, unit="clip", dynamic_ncols=True)
+    frames_done, seconds = 0, 0.0
+    failed: dict[str, str] = {}  # clip -> why the method failed on it
+    for clip_id in clip_ids:
+        loader = _not_cached(clip_id) if cfg.merge else functools.partial(plan.source.load, clip_id)
+        errors: dict[str, str] = {}
+        try:
+            rows, secs = evaluate_clip(method, cfg.split, loader, clip_id, plan.fingerprints[clip_id], plan.usable,
+                                       plan.flow, cfg.flow, layout.cache, errors=errors, media=plan.media)
+        except ClipUnreadable as exc:
+            if clip_id not in unreadable:
+                log.error("clip %s cannot be read, so no method is scored on it: %s", clip_id, exc)
+            unreadable.setdefault(clip_id, str(exc))
+            continue
+        except MethodFailure as exc:  # recorded for this clip; the method goes on with the others
+            failed[clip_id] = str(exc)
+            log.error("%s failed on %s: %s", name, clip_id, exc)
+            continue
+        out.frames.append(rows)
+        for metric, why in errors.items():
+            out.metric_errors.setdefault(metric, f"could not be computed on clip {clip_id}: {why}")
+        if secs is not None:
+            n = int(rows["frame_number"].nunique()) if len(rows) else 0
+            frames_done, seconds = frames_done + n, seconds + secs
+    if failed:  # a method that failed on some clips keeps its scores of the others
+        first = next(iter(failed))
+        out.failure = (f"failed on {len(failed)} of {len(plan.clip_ids)} clip(s) (scores of the others are in "
+                       f"clips.parquet); clip {first}: {failed[first]}")
+        return out
+    if method.kind == "external":  # reading files says nothing of how fast the method desmokes
+        out.timing = {"method": name, "split": cfg.split, "device": "", "frames": frames_done,
+                      "seconds": float("nan"), "fps": float("nan")}
+    elif seconds > 0:
+        out.timing = {"method": name, "split": cfg.split, "device": cfg.device, "frames": frames_done,
+                      "seconds": round(seconds, 3), "fps": round(frames_done / seconds, 3)}
+    if plan.clip_ids:
+        first_clip = plan.source.dataset.clips[plan.source.index[plan.clip_ids[0]]]
+        try:
+            out.efficiency = _efficiency(method, first_clip.height, first_clip.width)
+        except Exception as exc:  # counting must not sink the benchmark
+            log.warning("%s: no parameter / MAC count (%s)", name, exc)
+    return out
+
+
+def _unreadable_note(unreadable: dict[str, str]) -> str:
+    first = min(unreadable)
+    return (f"{len(unreadable)} clip(s) not scored for any method, their input being unreadable: "
+            f"{', '.join(sorted(unreadable))} (clip {first}: {unreadable[first]})")
+
+
+def _aggregate(plan: _Plan, scores: _Scores) -> _Tables:
+    """This run's rows: per frame, per clip, the leaderboard (one scalar per row, with provenance), timing
+    and the method table. Clips whose input is unreadable are left out for every method."""
+    import lsvd
+    from benchmarks.evaluate import ROW_COLUMNS
+    from benchmarks.leaderboard import aggregate, clip_table, metric_params_json
+    from lsvd.provenance import git_commit, versions
+
+    cfg = plan.config
+    notes = {m.label: m.note for m in scores.methods if m.note}
+    parts = [part for m in scores.methods for part in m.frames]
+    if scores.unreadable:  # every method is scored on the same clips
+        parts = [part[~part["clip_id"].isin(scores.unreadable)] for part in parts]
+        note = _unreadable_note(scores.unreadable)
+        for m in scores.methods:
+            notes[m.label] = "; ".join(filter(None, [notes.get(m.label), note]))
+    failures = {m.label: m.failure for m in scores.methods if m.failure}
+    frames = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ROW_COLUMNS)
+    agg = aggregate(frames, plan.described)
     commit = git_commit()
     libs = json.dumps(versions(), sort_keys=True, separators=(",", ":"))
     rows = []
-    for name in labels:
-        info = method_info.get(name, {})
+    for m in scores.methods:
+        name, info = m.label, m.info or {}
         base = {"n_clips": 0, "n_frames": 0, "toolkit_version": lsvd.__version__, "git_commit": commit or "",
-                "data_manifest_id": manifest.info["manifest_id"],
+                "data_manifest_id": plan.manifest.info["manifest_id"],
                 "checkpoint_sha256": info.get("checkpoint_sha256", ""),
-                "flow": flow, "seed": seed, "device": device, "versions": libs, "note": notes.get(name, "")}
-        for metric in metric_names:
-            desc = described.get(metric, {})
-            row = {"method": name, "split": split, "metric": metric, "value": float("nan"), **base,
+                "flow": cfg.flow, "seed": cfg.seed, "device": cfg.device, "versions": libs, "note": notes.get(name, "")}
+        for metric in cfg.metric_names:
+            desc = plan.described.get(metric, {})
+            row = {"method": name, "split": cfg.split, "metric": metric, "value": float("nan"), **base,
                    "higher_is_better": bool(desc.get("higher_is_better", True)),
                    "requires_reference": desc.get("requires_reference", ""),
                    "metric_params": metric_params_json(desc), "status": "ok", "reason": ""}
-            if name in failures:
-                row.update(status="failed", reason=failures[name])
-            elif metric in missing:
-                row.update(status="missing", reason=missing[metric])
-            elif metric in metric_errors.get(name, {}):  # values of only some clips would mislead
-                row.update(status="missing", reason=metric_errors[name][metric])
+            if m.failure:
+                row.update(status="failed", reason=m.failure)
+            elif metric in plan.missing:
+                row.update(status="missing", reason=plan.missing[metric])
+            elif metric in m.metric_errors:  # values of only some clips would mislead
+                row.update(status="missing", reason=m.metric_errors[metric])
             else:
                 hit = agg[(agg["method"] == name) & (agg["metric"] == metric)]
                 if hit.empty:
@@ -455,26 +731,79 @@ def run_benchmark(methods: list[str], *, data: str | None = None, split: str = "
                                n_frames=int(hit["n_frames"].iloc[0]))
             rows.append(row)
         for metric in EFFICIENCY_METRICS:
-            value = efficiency.get(name, {}).get(metric)
-            rows.append({"method": name, "split": split, "metric": metric,
+            value = m.efficiency.get(metric)
+            rows.append({"method": name, "split": cfg.split, "metric": metric,
                          "value": float("nan") if value is None else value, **base,
                          "higher_is_better": False, "requires_reference": "model", "metric_params": "[]",
-                         "status": "ok" if value is not None else ("failed" if name in failures else "missing"),
-                         "reason": failures.get(name, "" if value is not None else "not counted (unknown for "
-                                                "outputs produced elsewhere)")})
-    board = pd.DataFrame(rows)
-    sort = ["method", "split", "metric"]
-    results_dir.mkdir(parents=True, exist_ok=True)
-    table = update_table(results_dir / LEADERBOARD_FILE, board, sort)
-    update_table(results_dir / "frames.parquet", frames, ["method", "split", "clip_id", "metric", "frame_number"])
-    update_table(results_dir / "clips.parquet", clip_table(frames), ["method", "split", "clip_id", "metric"])
-    if timings:
-        update_table(results_dir / "timing.parquet", pd.DataFrame(timings), ["method", "split"])
-    if method_info:
-        update_table(results_dir / METHODS_FILE, method_table(method_info, split), ["method", "split"])
-    write_text(results_dir / LEADERBOARD_MD, render_markdown(table))
-    return {"leaderboard": table, "board": board, "failures": failures, "missing": missing, "results": results_dir,
-            "timings": timings, "data": str(root), "notes": notes, "unreadable": unreadable}
+                         "status": "ok" if value is not None else ("failed" if m.failure else "missing"),
+                         "reason": m.failure or ("" if value is not None else "not counted (unknown for "
+                                                 "outputs produced elsewhere)")})
+    timings = [m.timing for m in scores.methods if m.timing is not None]
+    method_info = {m.label: m.info for m in scores.methods if m.info is not None}
+    return _Tables(board=pd.DataFrame(rows), frames=frames, clips=clip_table(frames),
+                   timing=pd.DataFrame(timings) if timings else None,
+                   methods=method_table(method_info, cfg.split) if method_info else None,
+                   failures=failures, notes=notes)
+
+
+def _write(plan: _Plan, scores: _Scores, tables: _Tables) -> pd.DataFrame:
+    """Update the results folder's tables with this run's rows, render LEADERBOARD.md, record the config
+    (``benchmark.json``) and rewrite README.md; returns the whole leaderboard."""
+    from benchmarks.leaderboard import render_markdown, update_table
+    from benchmarks.results import TABLES, record_run
+    from lsvd.io.atomic import write_text
+
+    cfg, layout = plan.config, plan.layout
+    layout.root.mkdir(parents=True, exist_ok=True)
+    board = update_table(layout.table("leaderboard"), tables.board, list(TABLES["leaderboard"].sort))
+    for name, table in (("frames", tables.frames), ("clips", tables.clips), ("timing", tables.timing),
+                        ("methods", tables.methods)):
+        if table is not None:
+            update_table(layout.table(name), table, list(TABLES[name].sort))
+    write_text(layout.leaderboard_md, render_markdown(board))
+    record_run(layout.root, cfg.split, [m.label for m in scores.methods], cfg.to_dict(), cfg.command_line())
+    return board
+
+
+def run_benchmark(methods: Sequence[str] | BenchmarkConfig, *, progress: bool = True, **options: Any) -> dict[str, Any]:
+    """Run the benchmark (see the module docstring): validate, resolve, score, aggregate, write.
+
+    Args:
+        methods: the method names (then ``options`` are the other :class:`BenchmarkConfig` fields, e.g.
+            ``data=``, ``metrics=``, ``identity=False``), or a whole :class:`BenchmarkConfig`. The
+            ``identity`` floor is added unless ``identity=False``, as on the command line.
+        progress: progress bars and the progress of automatic training and preparation.
+
+    Returns:
+        ``{"leaderboard": DataFrame (the whole file), "board": this run's rows, "failures": {method: why},
+        "missing": {metric: why}, "results": Path, "timings", "data": root, "notes", "unreadable": {clip: why},
+        "config": the resolved BenchmarkConfig}``; for one shard of several, ``{"leaderboard": None, "shard",
+        "clips", "failures", "unreadable", "config"}`` (only the cache is filled).
+
+    Raises:
+        BenchmarkError: invalid options (all of them named at once, before any work) or unusable data.
+    """
+    if isinstance(methods, BenchmarkConfig):
+        if options:
+            raise TypeError(f"run_benchmark(config): give {sorted(options)} in the BenchmarkConfig")
+        config = methods
+    else:
+        config = BenchmarkConfig(methods=methods if isinstance(methods, str) else list(methods), **options)
+    config.validate()
+    plan = _resolve(config, progress)
+    scores = _score(plan, progress)
+    failures = {m.label: m.failure for m in scores.methods if m.failure}
+    if config.num_shards > 1:
+        from benchmarks.results import record_run
+
+        record_run(plan.layout.root, config.split, [], plan.config.to_dict(), plan.config.command_line())
+        return {"leaderboard": None, "shard": config.shard_index, "clips": plan.clip_ids, "failures": failures,
+                "unreadable": scores.unreadable, "config": plan.config}
+    tables = _aggregate(plan, scores)
+    board = _write(plan, scores, tables)
+    return {"leaderboard": board, "board": tables.board, "failures": tables.failures, "missing": plan.missing,
+            "results": plan.layout.root, "timings": [m.timing for m in scores.methods if m.timing is not None],
+            "data": str(plan.root), "notes": tables.notes, "unreadable": scores.unreadable, "config": plan.config}
 
 
 #: The leaderboard ``note`` of a method that reads SelfSVD masks but ran without them (``--no-masks``).
@@ -482,8 +811,8 @@ NO_MASKS_NOTE = ("ran WITHOUT SelfSVD masks (--no-masks): the PS features were k
                  "published")
 
 
-#: Per (method, split): what each method is (kind, citation, ablation, checkpoint, copied run logs).
-METHODS_FILE = "methods.parquet"
+#: Columns of ``methods.parquet`` (:data:`benchmarks.results.METHODS_FILE`), per (method, split): what each
+#: method is (kind, citation, ablation, checkpoint, copied run logs).
 METHOD_COLUMNS = ["kind", "citation", "video", "uses_ps", "needs_training", "licence", "ablation_of", "ablation",
                   "checkpoint", "checkpoint_sha256", "arch", "model", "run_logs", "masks"]
 
@@ -507,6 +836,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"comma-separated metric names (default: {','.join(DEFAULT_METRICS)}); pyiqa:NAME for pyiqa's")
     p.add_argument("--checkpoint", action="append", default=[], metavar="[METHOD=]PATH",
                    help="weights of a learned method (a lsvd.train run directory, a .safetensors, an official .pth)")
+    p.add_argument("--train-preset", metavar="PRESET",
+                   help="training preset of learned methods without --checkpoint, trained here first (default cpu)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--flow", default="dis", help="flow backend of the aligned and temporal metrics (dis, pwcnet)")
     p.add_argument("--results", default="results", help="where results and the leaderboard go (default ./results)")
@@ -520,12 +851,42 @@ def build_parser() -> argparse.ArgumentParser:
                    "everywhere; the results say so) instead of computing the clips' missing masks first")
     p.add_argument("--no-media", action="store_true",
                    help="do not save preview videos and sample frames for reports (python -m reports.build)")
+    p.add_argument("--drop", action="append", default=[], metavar="METHOD",
+                   help="remove METHOD's rows, cache, media and logs from --results (repeatable); runs nothing")
     p.add_argument("--list-methods", action="store_true")
     p.add_argument("--list-metrics", action="store_true")
     add_threads_argument(p)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
+
+
+def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
+    """The :class:`BenchmarkConfig` of parsed command-line arguments (not validated yet)."""
+    specs = list(dict.fromkeys(([] if args.no_identity else ["identity"]) + args.method))
+    metrics = [m.strip() for item in args.metrics for m in item.split(",") if m.strip()]
+    return BenchmarkConfig(methods=list(args.method), identity=not args.no_identity, data=args.data, split=args.split,
+                           metrics=metrics or list(DEFAULT_METRICS),
+                           checkpoints=_parse_checkpoints(args.checkpoint, specs), device=args.device, flow=args.flow,
+                           seed=args.seed, results=args.results, num_shards=args.num_shards,
+                           shard_index=args.shard_index, merge=args.merge, media=not args.no_media,
+                           no_masks=args.no_masks, train_preset=args.train_preset)
+
+
+def _drop(args: argparse.Namespace) -> int:
+    from benchmarks.results import drop_methods
+
+    if args.method:
+        print("error: --drop removes methods from --results and runs nothing; run the benchmark (--method) in "
+              "another command", file=sys.stderr)
+        return 2
+    try:
+        for summary in drop_methods(args.results, args.drop):
+            print(summary.render())
+    except ResultsFormatError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -551,18 +912,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:14s} {'higher' if m.higher_is_better else 'lower':6s} ref={m.requires_reference:9s} "
                   f"{'available' if not why else 'missing: ' + why}")
         return 0
+    if args.drop:
+        return _drop(args)
     if not args.method:
         print("error: give at least one --method (see --list-methods), e.g. --method selfsvd", file=sys.stderr)
         return 2
-    methods = list(dict.fromkeys(([] if args.no_identity else ["identity"]) + args.method))
-    metrics = [m.strip() for item in args.metrics for m in item.split(",") if m.strip()] or None
     t0 = time.perf_counter()
     try:
-        checkpoints = _parse_checkpoints(args.checkpoint, methods)
-        out = run_benchmark(methods, data=args.data, split=args.split, metrics=metrics, device=args.device,
-                            results=args.results, checkpoints=checkpoints, flow=args.flow, seed=args.seed,
-                            num_shards=args.num_shards, shard_index=args.shard_index, merge=args.merge,
-                            media=not args.no_media, progress=not args.no_progress, no_masks=args.no_masks)
+        out = run_benchmark(config_from_args(args), progress=not args.no_progress)
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -570,7 +927,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"shard {out['shard']}: {len(out['clips'])} clip(s) scored into the cache; run with --merge when every "
               "shard is done")
         return 0 if not (out["failures"] or out["unreadable"]) else 1
-    print((out["results"] / "LEADERBOARD.md").read_text())
+    print(out["config"].layout.leaderboard_md.read_text())
     for name, why in sorted(out["missing"].items()):
         print(f"missing  {name}: {why}")
     for name, note in sorted(out["notes"].items()):

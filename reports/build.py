@@ -33,6 +33,9 @@ from typing import Any
 
 log = logging.getLogger("reports.build")
 
+__all__ = ["VIDEO_CLIPS", "VIDEO_METHODS", "build_parser", "build_report", "check_out_dir", "default_video_methods",
+           "main", "video_groups"]
+
 #: Outputs at most this many methods next to the input in each video group (``--video-methods`` for more).
 VIDEO_METHODS = 4
 #: Clips with video players by default.
@@ -122,9 +125,9 @@ def build_report(results_dir: str | Path = "results", out: str | Path | None = N
     chosen = list(splits) if splits else results.splits
     unknown = sorted(set(chosen) - set(results.splits))
     if unknown:
-        raise ResultsError(f"split(s) {unknown} are not in {results.root / 'leaderboard.parquet'}; it has "
+        raise ResultsError(f"split(s) {unknown} are not in {results.layout.leaderboard}; it has "
                            f"{results.splits}")
-    out = check_out_dir(Path(out).expanduser() if out is not None else results.root / "report", results.root)
+    out = check_out_dir(Path(out).expanduser() if out is not None else results.layout.report, results.root)
     tables = build_tables(results, chosen)
     options = {"qualitative_grid": {"clips": clips, "methods": methods, "zoom": zoom},
                "mask_overlays": {"clips": clips}, "metric_over_time": {"clip": clips[0] if clips else None}}

@@ -29,9 +29,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmarks.results import TIMING_FILE
 from reports.style import ACCENT, NEUTRAL, figure_style, method_styles, new_figure, save_figure
 
 log = logging.getLogger(__name__)
+
+__all__ = ["FIGURES", "JITTER_SEED", "KEY_METRICS", "LOSSES", "MASK_ALPHA", "QUALITY_PREFERENCE", "TITLES",
+           "ZOOM_FRACTION", "FigureFile", "FigureSpec", "agreement_table", "build_figures", "clip_distributions",
+           "kendall_tau_b", "mask_overlay", "mask_overlays", "metric_over_time", "protocol_agreement",
+           "protocol_agreement_stats", "qualitative_grid", "quality_speed", "smokiest_region", "training_curves"]
 
 #: Per-clip metrics shown by :func:`clip_distributions` (those present), in this order.
 KEY_METRICS = ("psnr", "aligned_psnr", "ssim", "fade", "niqe", "brisque", "piqe", "warp_error")
@@ -442,7 +448,7 @@ def quality_speed(results: Any, split: str, out_dir: str | Path) -> FigureFile:
     name = "quality_speed"
     t = results.timing
     if t.empty or "fps" not in t:
-        return _skip(name, split, "no timing.parquet")
+        return _skip(name, split, f"no {TIMING_FILE}")
     t = t[(t["split"].astype(str) == split) & np.isfinite(t["fps"].to_numpy(float)) & (t["fps"] > 0)]
     if t.empty:
         return _skip(name, split, "no timings for this split")

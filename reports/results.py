@@ -6,7 +6,10 @@
     results.clip_media("test")   # {clip_id: ClipMedia}: preview videos, sample frames, masks
     results.run_log("selfsvd")   # the training log of a learned method (DataFrame) or None
 
-Only files are read: reports never run a model or a metric.
+Only files are read: reports never run a model or a metric. The folder's file names and format version
+come from :mod:`benchmarks.results` (the writer uses the same); a folder of another major results format
+is refused with a message naming both versions, one without ``benchmark.json`` (written before the format
+had a version) is read as format 1.0.
 """
 
 from __future__ import annotations
@@ -17,6 +20,26 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from benchmarks.results import (
+    CLEAN_FRAMES_DIR,
+    CLIP_SHEET,
+    INPUT_FRAMES_DIR,
+    INPUT_PREVIEW,
+    LEADERBOARD_FILE,
+    MASK_FRAMES_DIR,
+    MEDIA_KEY_FILE,
+    METHOD_MEDIA_DIR,
+    OUTPUT_PREVIEW,
+    PS_FRAME,
+    RUN_LOG_FILE,
+    ResultsFormatError,
+    ResultsLayout,
+    check_format,
+    method_dir_name,
+)
+
+__all__ = ["KIND_ORDER", "PROPOSED", "ClipMedia", "Results", "ResultsError", "load_results"]
 
 #: Method kinds in table order: the floor first, the proposed methods last (as papers do).
 KIND_ORDER = ("reference", "classical", "external", "learned")
@@ -55,22 +78,22 @@ class ClipMedia:
 
     @property
     def input_video(self) -> Path:
-        return self.folder / "input.webm"
+        return self.folder / INPUT_PREVIEW
 
     @property
     def ps_frame(self) -> Path:
-        return self.folder / "ps.png"
+        return self.folder / PS_FRAME
 
     def input_frame(self, n: int) -> Path:
-        return self.folder / "input" / f"{n}.png"
+        return self.folder / INPUT_FRAMES_DIR / f"{n}.png"
 
     def mask(self, n: int) -> Path | None:
         """uint8 0/255 PNG at quarter resolution, or None without masks."""
-        p = self.folder / "mask" / f"{n}.png"
+        p = self.folder / MASK_FRAMES_DIR / f"{n}.png"
         return p if p.is_file() else None
 
     def clean_frame(self, n: int) -> Path | None:
-        p = self.folder / "clean" / f"{n}.png"
+        p = self.folder / CLEAN_FRAMES_DIR / f"{n}.png"
         return p if p.is_file() else None
 
     def output_frame(self, method: str, n: int) -> Path | None:
@@ -81,7 +104,7 @@ class ClipMedia:
 
     def output_video(self, method: str) -> Path | None:
         folder = self.methods.get(method)
-        p = folder / "output.webm" if folder is not None else None
+        p = folder / OUTPUT_PREVIEW if folder is not None else None
         return p if p is not None and p.is_file() else None
 
 
@@ -95,6 +118,12 @@ class Results:
     clips: pd.DataFrame
     timing: pd.DataFrame
     methods: pd.DataFrame
+    #: ``benchmark.json`` (format version, the configs behind the rows); ``{"format_version": "1.0"}`` without it
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def layout(self) -> ResultsLayout:
+        return ResultsLayout(self.root)
 
     @property
     def splits(self) -> list[str]:
@@ -124,32 +153,32 @@ class Results:
 
     def clip_media(self, split: str) -> dict[str, ClipMedia]:
         """``{clip_id: ClipMedia}`` of the clips with saved media (sorted by clip id)."""
-        folder = self.root / "media" / split
+        folder = self.layout.media / split
         out: dict[str, ClipMedia] = {}
         if not folder.is_dir():
             return out
-        names = {_dir_name(m): m for m in self.leaderboard["method"].astype(str).unique()}
-        for sheet_path in sorted(folder.glob("*/clip.json")):
+        names = {method_dir_name(m): m for m in self.leaderboard["method"].astype(str).unique()}
+        for sheet_path in sorted(folder.glob(f"*/{CLIP_SHEET}")):
             try:
                 sheet = json.loads(sheet_path.read_text())
             except ValueError as exc:
                 raise ResultsError(f"{sheet_path}: not valid JSON ({exc}); re-run python -m benchmarks.run") from None
             media = ClipMedia(sheet_path.parent, sheet)
-            methods_dir = sheet_path.parent / "methods"
+            methods_dir = sheet_path.parent / METHOD_MEDIA_DIR
             if methods_dir.is_dir():
                 for d in sorted(methods_dir.iterdir()):
-                    if (d / "key.txt").is_file():
+                    if (d / MEDIA_KEY_FILE).is_file():
                         media.methods[names.get(d.name, d.name)] = d
             out[media.clip_id] = media
         return out
 
     def run_log(self, method: str, split: str | None = None) -> pd.DataFrame | None:
-        """The training log (``log.jsonl``) copied with a learned method's results, or ``None``.
+        """The training log (``runs/<method>/log.jsonl``) copied with a learned method's results, or ``None``.
 
         Returns a DataFrame with ``iter`` and the logged losses / rates; evaluation entries
         (``{"iter": N, "eval": {...}}``) become columns ``eval_<name>``.
         """
-        path = self.root / "runs" / _dir_name(method) / "log.jsonl"
+        path = self.layout.run_logs(method) / RUN_LOG_FILE
         if not path.is_file():
             return None
         rows = []
@@ -176,12 +205,6 @@ class Results:
         return out
 
 
-def _dir_name(method: str) -> str:
-    from benchmarks.media import method_dir_name
-
-    return method_dir_name(method)
-
-
 def _read_optional(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
 
@@ -190,14 +213,19 @@ def load_results(root: str | Path) -> Results:
     """Load a results folder written by ``python -m benchmarks.run``.
 
     Raises:
-        ResultsError: no leaderboard in ``root`` (the message says how to make one).
+        ResultsError: no leaderboard in ``root`` (the message says how to make one), or a folder of
+            another major results format version (the message names both versions).
     """
-    root = Path(root).expanduser()
-    board_path = root / "leaderboard.parquet"
+    layout = ResultsLayout(Path(root))
+    root, board_path = layout.root, layout.leaderboard
     if not board_path.is_file():
-        found = "does not exist" if not root.exists() else "has no leaderboard.parquet"
+        found = "does not exist" if not root.exists() else f"has no {LEADERBOARD_FILE}"
         raise ResultsError(f"{root} {found}: expected the --results folder of python -m benchmarks.run; run "
                            f"`python -m benchmarks.run --method selfsvd --results {root}` first")
+    try:
+        info = check_format(root, "read")
+    except ResultsFormatError as exc:
+        raise ResultsError(str(exc)) from None
     try:
         board = pd.read_parquet(board_path)
     except Exception as exc:
@@ -206,6 +234,6 @@ def load_results(root: str | Path) -> Results:
     if not needed <= set(board.columns):
         raise ResultsError(f"{board_path}: expected columns {sorted(needed)}, found {sorted(board.columns)}; it was "
                            "not written by python -m benchmarks.run (or by a much older toolkit): re-run it")
-    return Results(root=root, leaderboard=board, frames=_read_optional(root / "frames.parquet"),
-                   clips=_read_optional(root / "clips.parquet"), timing=_read_optional(root / "timing.parquet"),
-                   methods=_read_optional(root / "methods.parquet"))
+    return Results(root=root, leaderboard=board, frames=_read_optional(layout.table("frames")),
+                   clips=_read_optional(layout.table("clips")), timing=_read_optional(layout.table("timing")),
+                   methods=_read_optional(layout.table("methods")), info=info)

@@ -27,6 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+__all__ = ["ACCENT", "FORMATS", "LINESTYLES", "MARKERS", "NEUTRAL", "OKABE_ITO", "PALETTE", "PDF_METADATA",
+           "PNG_METADATA", "RC", "MethodStyle", "figure_style", "method_styles", "new_figure", "save_figure"]
+
 #: Okabe & Ito (2008), "Color Universal Design": the 8 colours, in the order methods receive them
 #: (yellow, the weakest on white, last).
 OKABE_ITO: dict[str, str] = {

@@ -29,6 +29,10 @@ import pandas as pd
 from benchmarks.leaderboard import DEFAULT_METRICS, EFFICIENCY_METRICS
 from reports.results import Results
 
+__all__ = ["FAILED", "NA", "NO_NETWORK", "NO_NETWORK_KINDS", "UNRANKED_KINDS", "Emphasis", "Table", "ablation_table",
+           "build_tables", "efficiency_table", "format_value", "latex_escape", "main_table", "quality_metrics", "rank",
+           "write_tables"]
+
 Emphasis = Literal["best", "second"] | None
 
 #: A value that could not be computed (the notes say why); LaTeX shows ``--``.

@@ -58,7 +58,7 @@ def count_desmoke(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
         monkeypatch.setattr(cls, "desmoke", desmoke)
 
-    wrap(methods_mod.Identity, "identity")
+    wrap(methods_mod.METHODS.get("identity"), "identity")
     wrap(SelfSVD, "selfsvd")
     return calls
 
@@ -516,3 +516,98 @@ def test_masks_that_cannot_be_computed_fail_clearly(root_without_masks: Path, be
     # methods that read no masks need none
     assert main(["--method", "dcp", "--data", str(root_without_masks), "--results", str(tmp_path / "r"),
                  "--metrics", "brisque", "--no-media", "--no-progress"]) == 0
+
+
+# --- 10. the config: one path for the command line and Python, validated first, saved with the results ---------
+
+
+def test_config_validation_names_every_problem_at_once(bench_root: Path, tmp_path: Path):
+    from benchmarks.run import BenchmarkConfig, BenchmarkError
+
+    good = BenchmarkConfig(methods=["dcp"], data=str(bench_root), results=str(tmp_path / "r"))
+    assert good.validate() is good and good.method_specs == ["identity", "dcp"]
+    bad = BenchmarkConfig(methods=["selfsv", f"external:{tmp_path / 'nowhere'}"], data=str(tmp_path),
+                          metrics=["aligned_psnr", "niq"], split="a/b", device="gpu", flow="raft", num_shards=2,
+                          shard_index=2, checkpoints={"dcp": str(tmp_path / "w.safetensors")},
+                          results=str(tmp_path / "r"))
+    with pytest.raises(BenchmarkError) as err:
+        bad.validate()
+    message = str(err.value)
+    for expected in ("10 problems", "unknown method 'selfsv'; did you mean selfsvd", f"{tmp_path / 'nowhere'} is not "
+                     "a folder", "did you mean niqe", "--split 'a/b'", "--device gpu", "--flow raft: expected one of",
+                     "--shard-index 2", "--checkpoint dcp=", "dcp is not a method of this run", "does not exist",
+                     f"--data {tmp_path}: not a prepared dataset root", "python -m lsvd.prepare"):
+        assert expected in message, expected
+    for config in (BenchmarkConfig(methods="dcp"), BenchmarkConfig(methods=[], identity=False),
+                   BenchmarkConfig(methods=["dcp"], metrics=[]), BenchmarkConfig(methods=["dcp"], merge=True,
+                                                                               num_shards=2)):
+        with pytest.raises(BenchmarkError):
+            config.validate()
+    with pytest.raises(BenchmarkError, match="unknown benchmark option.*'metric' \\(did you mean metrics"):
+        BenchmarkConfig.from_dict({"methods": ["dcp"], "metric": ["niqe"]})
+
+
+def test_mistyped_method_exits_2_before_any_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
+    """The reported bug: ``--method selfsvd`` mistyped ran identity for minutes, then exited 1 with a failed row."""
+    import benchmarks.run as run_mod
+
+    def no_work(*_, **__):
+        raise AssertionError("work started before the options were checked")
+
+    for name in ("ensure_default_data", "_resolve", "_score"):  # no --data: the default data would be prepared
+        monkeypatch.setattr(run_mod, name, no_work)
+    monkeypatch.setattr(methods_mod, "create_method", no_work)
+    fresh = tmp_path / "fresh"
+    assert main(["--method", "selfsv", "--results", str(fresh), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown method 'selfsv'" in err and "did you mean selfsvd" in err
+    assert not fresh.exists()  # nothing written
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "leaderboard.parquet").write_bytes(b"kept as it is")
+    assert main(["--method", "identity", "--method", f"external:{tmp_path / 'CycleGAN'}", "--results", str(earlier),
+                 "--no-progress"]) == 2
+    assert f"external:{tmp_path / 'CycleGAN'}: {tmp_path / 'CycleGAN'} is not a folder" in capsys.readouterr().err
+    assert sorted(p.name for p in earlier.iterdir()) == ["leaderboard.parquet"]
+    assert (earlier / "leaderboard.parquet").read_bytes() == b"kept as it is"
+
+
+def test_python_api_scores_the_identity_floor_as_the_command_does(bench_root: Path, tmp_path: Path):
+    from benchmarks.run import BenchmarkConfig, build_parser, config_from_args, run_benchmark
+
+    out = run_benchmark(["dcp"], data=str(bench_root), metrics=["brisque"], results=str(tmp_path / "api"),
+                        media=False, progress=False)
+    assert list(dict.fromkeys(out["board"]["method"])) == ["identity", "dcp"]
+    assert set(_board(tmp_path / "api")["method"]) == {"identity", "dcp"}
+    assert out["config"].method_specs == ["identity", "dcp"] and out["config"].data == str(bench_root)
+    without = run_benchmark(BenchmarkConfig(methods=["dcp"], identity=False, data=str(bench_root), metrics=["brisque"],
+                                            results=str(tmp_path / "bare"), media=False), progress=False)
+    assert set(without["board"]["method"]) == {"dcp"}
+    # the command line builds the same config: --no-identity is its identity field
+    args = build_parser().parse_args(["--method", "dcp", "--no-identity", "--metrics", "brisque"])
+    assert config_from_args(args) == BenchmarkConfig(methods=["dcp"], identity=False, metrics=["brisque"])
+    assert config_from_args(build_parser().parse_args(["--method", "dcp"])) == BenchmarkConfig(methods=["dcp"])
+
+
+def test_resolved_config_and_readme_are_saved_with_the_results(full_run: Path, bench_root: Path, bench_run: Path):
+    import shlex
+
+    from benchmarks.results import RESULTS_FORMAT_VERSION, TABLES
+    from benchmarks.run import BenchmarkConfig, build_parser, config_from_args
+
+    info = json.loads((full_run / "benchmark.json").read_text())
+    assert info["format_version"] == RESULTS_FORMAT_VERSION
+    run_id = info["rows"]["test"]["selfsvd"]
+    assert info["rows"] == {"test": {"identity": run_id, "selfsvd": run_id}} and list(info["runs"]) == [run_id]
+    config = BenchmarkConfig.from_dict(info["runs"][run_id]["config"])
+    assert config == BenchmarkConfig(methods=["selfsvd"], data=str(bench_root), checkpoints={"selfsvd": str(bench_run)},
+                                     results=str(full_run))
+    assert config.metrics == list(DEFAULT_METRICS)  # resolved: the names scored, not None
+    command = shlex.split(info["runs"][run_id]["command"])
+    assert command[:3] == ["python", "-m", "benchmarks.run"]
+    assert config_from_args(build_parser().parse_args(command[3:])) == config  # the command runs it again
+    readme = (full_run / "README.md").read_text()
+    for name in [spec.file for spec in TABLES.values()] + ["LEADERBOARD.md", "benchmark.json", "media/", "runs/",
+                                                           "cache/", "report/", "--drop"]:
+        assert f"`{name}" in readme or name in readme, name
+    assert info["runs"][run_id]["command"] in readme and "results format 1.0" in readme
