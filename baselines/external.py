@@ -1,7 +1,7 @@
 """External results: desmoked outputs produced elsewhere (a published method, another toolkit), scored like ours.
 
-    python -m benchmarks.run --data ROOT --split all --method external:/data/desmoke-lap/CycleGAN
-    python -m benchmarks.run --data ROOT --method external:/outputs/mine::mapping.csv
+    python -m benchmarks.run --root ROOT --split all --method external:/data/desmoke-lap/CycleGAN
+    python -m benchmarks.run --root ROOT --method external:/outputs/mine::mapping.csv
 
 ``folder`` holds one entry per clip: a video file (``.avi``, ``.mp4``, ...) or a folder of frames
 (image files). An entry is matched to a clip id by, in this order:
@@ -37,6 +37,7 @@ import numpy as np
 
 from baselines.base import Clip, Method
 from baselines.registry import register_method
+from lsvd.errors import LsvdError
 from lsvd.io.hashing import file_sha256
 from lsvd.io.images import IMAGE_SUFFIXES
 from lsvd.io.video import VIDEO_SUFFIXES
@@ -46,7 +47,7 @@ _TRAILING_NUMBER = re.compile(r"(\d+)$")
 _HASHES: dict[tuple[str, int, int], str] = {}
 
 
-class ExternalOutputsError(ValueError):
+class ExternalOutputsError(LsvdError, ValueError):
     """External outputs that cannot be used for a clip (no match, ambiguous, wrong size, too few frames)."""
 
 

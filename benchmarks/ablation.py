@@ -4,7 +4,7 @@ Examples::
 
     python -m benchmarks.ablation                                  # default data, cpu preset, seeds 0,1,2
     python -m benchmarks.ablation --preset cpu-long --seeds 0,1,2  # a longer budget
-    python -m benchmarks.ablation --data ROOT --methods selfsvd,selfsvd_no_gan --seeds 0,1
+    python -m benchmarks.ablation --root ROOT --methods selfsvd,selfsvd_no_gan --seeds 0,1
 
 For every seed it runs :func:`benchmarks.run.run_benchmark` on the methods (trained automatically
 with ``--preset`` and that seed, cached under ``$LSVD_HOME/runs``) plus the ``identity`` floor, into
@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from lsvd.threads import add_threads_argument, configure_threads_or_report
+from lsvd.cli import add_option, add_root, command_parser, parse, run
 
 log = logging.getLogger("benchmarks.ablation")
 
@@ -125,45 +125,33 @@ def render(table: pd.DataFrame, metrics: tuple[str, ...], preset: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.ablation", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", help="a dataset root with clean frames (default: the synthetic mini-LSVD)")
+    p = command_parser("python -m benchmarks.ablation", __doc__)
+    add_root(p, help="a dataset root with clean frames (default: the synthetic mini-LSVD)")
     p.add_argument("--methods", default=",".join(ABLATION_METHODS), help="comma-separated methods")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds (default 0,1,2)")
     p.add_argument("--preset", default="cpu", help="training preset = the budget (cpu, cpu-long, paper, a .toml)")
     p.add_argument("--metrics", default=",".join(TRUTH_METRICS), help="comma-separated metrics")
     p.add_argument("--split", default="test")
-    p.add_argument("--results", default="results/ablation", help="output folder (default results/ablation)")
-    add_threads_argument(p)
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("-v", "--verbose", action="count", default=0)
+    add_option(p, "-o", "--output", old=("--results",), default="results/ablation",
+               help="output folder (default results/ablation)")
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    from benchmarks.run import BenchmarkError
-    from lsvd.logging_utils import init_logging
-
-    args = build_parser().parse_args(argv)
-    init_logging(args.verbose)
-    if not configure_threads_or_report(args.threads):
-        return 2
+def _ablation(args: argparse.Namespace) -> int:
     try:
         seeds = tuple(int(s) for s in args.seeds.split(",") if s.strip())
     except ValueError:
-        print(f"error: --seeds {args.seeds!r}: expected comma-separated integers, e.g. 0,1,2", file=sys.stderr)
-        return 2
+        raise ValueError(f"--seeds {args.seeds!r}: expected comma-separated integers, e.g. 0,1,2") from None
     split = lambda text: tuple(x.strip() for x in text.split(",") if x.strip())  # noqa: E731
-    try:
-        table = run_ablation(data=args.data, methods=split(args.methods), seeds=seeds, preset=args.preset,
-                             metrics=split(args.metrics), results=args.results, split=args.split,
-                             progress=not args.no_progress)
-    except BenchmarkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    table = run_ablation(data=args.root, methods=split(args.methods), seeds=seeds, preset=args.preset,
+                         metrics=split(args.metrics), results=args.output, split=args.split, progress=args.progress)
     print(render(table, split(args.metrics), args.preset), end="")
-    print(f"\nwritten        {Path(args.results) / REPORT}, {Path(args.results) / TABLE}")
+    print(f"\nwritten        {Path(args.output) / REPORT}, {Path(args.output) / TABLE}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(_ablation, parse(build_parser(), argv))
 
 
 if __name__ == "__main__":

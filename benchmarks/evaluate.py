@@ -19,8 +19,6 @@ metrics compare output ``t`` with the smoky input frame ``t`` the method receive
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +31,8 @@ import pandas as pd
 from benchmarks.methods import Clip, Method
 from benchmarks.metrics.base import Metric
 from benchmarks.results import method_dir_name
+from lsvd.errors import LsvdError
+from lsvd.io.hashing import digest
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +60,11 @@ class References:
     smoky: np.ndarray | None = None
 
 
-class MethodFailure(RuntimeError):
+class MethodFailure(LsvdError, RuntimeError):
     """A method crashed or returned unusable outputs on a clip (the reason is the message)."""
 
 
-class ClipUnreadable(RuntimeError):
+class ClipUnreadable(LsvdError, RuntimeError):
     """A clip's input (frames, masks, references) could not be read: no method can be scored on it."""
 
 
@@ -72,7 +72,7 @@ def metric_key(metric: Metric, method_key: str, clip_fingerprint: str, flow: str
     """Hash of everything a cached value depends on."""
     payload = {"metric": metric.describe(), "method": method_key, "clip": clip_fingerprint, "flow": flow,
                "protocol": PROTOCOL_VERSION}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return digest(payload)
 
 
 def check_outputs(out: Any, clip: Clip) -> np.ndarray:

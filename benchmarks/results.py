@@ -34,7 +34,6 @@ and training logs, and its entry in ``benchmark.json`` (``python -m benchmarks.r
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import re
 import shutil
@@ -42,6 +41,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from lsvd.errors import LsvdError
+from lsvd.io.hashing import digest
 
 __all__ = [
     "BENCHMARK_FILE", "CACHE_DIR", "CLEAN_FRAMES_DIR", "CLIPS_FILE", "CLIP_SHEET", "FRAMES_FILE", "INPUT_FRAMES_DIR",
@@ -87,7 +89,7 @@ MEDIA_KEY_FILE = "key.txt"
 RUN_LOG_FILE = "log.jsonl"
 
 
-class ResultsFormatError(ValueError):
+class ResultsFormatError(LsvdError, ValueError):
     """A results folder of another format version, or with an unreadable ``benchmark.json``; the message
     says what to do."""
 
@@ -229,13 +231,13 @@ def check_format(root: str | Path, action: str = "read") -> dict[str, Any]:
             f"not {action} it.")
     if theirs is not None and ours is not None and theirs > ours:
         raise ResultsFormatError(f"{head} Upgrade the toolkit to use these results, or write new results into "
-                                 "another --results folder.")
-    raise ResultsFormatError(f"{head} Re-run python -m benchmarks.run into a new --results folder, or install the "
+                                 "another results folder.")
+    raise ResultsFormatError(f"{head} Re-run python -m benchmarks.run into a new --output folder, or install the "
                              "toolkit version that wrote it.")
 
 
 def _config_id(entry: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(entry, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return digest(entry)
 
 
 def _fresh_info(old: Mapping[str, Any]) -> dict[str, Any]:
@@ -312,7 +314,7 @@ def render_readme(info: Mapping[str, Any]) -> str:
         "",
         "Method folder names replace characters other than letters, digits and `._+-` with `_` "
         "(`external:CycleGAN` -> `external_CycleGAN`). Remove a method from every file with "
-        "`python -m benchmarks.run --drop METHOD --results <this folder>`.",
+        "`python -m benchmarks.run --drop METHOD --output <this folder>`.",
         "",
     ]
     rows, runs = info.get("rows") or {}, info.get("runs") or {}
@@ -380,7 +382,7 @@ def drop_methods(root: str | Path, methods: Sequence[str]) -> list[DropSummary]:
     """
     layout = ResultsLayout(Path(root))
     if not layout.leaderboard.is_file() and not layout.cache.is_dir():
-        raise ResultsFormatError(f"--results {layout.root}: not a results folder of python -m benchmarks.run (no "
+        raise ResultsFormatError(f"--output {layout.root}: not a results folder of python -m benchmarks.run (no "
                                  f"{LEADERBOARD_FILE}, no {CACHE_DIR}/); nothing to drop")
     check_format(layout.root, "update")
     present = methods_in(layout.root)

@@ -4,12 +4,12 @@ Examples::
 
     python -m benchmarks.run --method selfsvd                 # built-in default: synthetic mini-LSVD,
                                                               # SelfSVD trained on the CPU first (cached)
-    python -m benchmarks.run --method selfsvd --checkpoint selfsvd.pth --data /data/lsvd-root --flow pwcnet
-    python -m benchmarks.run --method identity --metrics niqe,brisque,piqe,fade --data ROOT --split all
+    python -m benchmarks.run --method selfsvd --checkpoint selfsvd.pth --root /data/lsvd-root --flow pwcnet
+    python -m benchmarks.run --method identity --metrics niqe,brisque,piqe,fade --root ROOT --split all
     python -m benchmarks.run --method selfsvd --num-shards 4 --shard-index 0   # one of 4 jobs, then:
     python -m benchmarks.run --method selfsvd --merge                          # tables from all shards
-    python -m benchmarks.run --method selfsvd --checkpoint selfsvd.pth --data ROOT --no-masks   # w/o masks
-    python -m benchmarks.run --drop selfsv --results results                   # remove a method's rows
+    python -m benchmarks.run --method selfsvd --checkpoint selfsvd.pth --root ROOT --no-masks   # w/o masks
+    python -m benchmarks.run --drop selfsv --output results                   # remove a method's rows
     python -m benchmarks.run --list-methods | --list-metrics
 
 The options form one :class:`BenchmarkConfig`, whether given on the command line or to
@@ -27,14 +27,14 @@ naming close matches and writing nothing. A run then goes::
     write      the tables, LEADERBOARD.md, and RESULTS/benchmark.json (the resolved config behind each
                (split, method)'s rows) and README.md
 
-SelfSVD reads a SelfSVD mask per clip (``python -m lsvd.masks ROOT``); when a method that uses them
+SelfSVD reads a SelfSVD mask per clip (``python -m lsvd.masks --root ROOT``); when a method that uses them
 (or trains here on them) runs on clips without masks, they are computed into the dataset root first
-(as ``python -m lsvd.masks ROOT`` does; logged). ``--no-masks`` runs such methods without any masks
+(as ``python -m lsvd.masks --root ROOT`` does; logged). ``--no-masks`` runs such methods without any masks
 instead (the PS features are then kept everywhere): a warning, the leaderboard's ``note`` column,
 the notes of ``LEADERBOARD.md`` and ``methods.parquet``'s ``masks`` column say so.
 
 Every run adds the ``identity`` floor (the smoky input) unless ``--no-identity``
-(``BenchmarkConfig.identity``). Results go to ``--results`` (default ``./results``), a folder whose
+(``BenchmarkConfig.identity``). Results go to ``--output`` (default ``./results``), a folder whose
 layout and format version :mod:`benchmarks.results` owns and whose ``README.md`` explains each file:
 ``frames.parquet`` (per frame), ``clips.parquet`` (per clip), ``leaderboard.parquet`` (one scalar per
 row, with provenance), ``LEADERBOARD.md``, ``timing.parquet`` (desmoking frames/s on the device used),
@@ -47,7 +47,7 @@ changed; shards on several machines write into copies of the same ``results`` fo
 ``--merge`` run (with the caches copied together, and their ``media`` and ``runs`` folders for
 reports) builds the tables without computing anything.
 
-``--drop METHOD`` (repeatable) is a mode of its own: it removes the method from ``--results`` -- its
+``--drop METHOD`` (repeatable) is a mode of its own: it removes the method from ``--output`` -- its
 rows of every table on every split, its cache, media and training logs, its ``benchmark.json``
 entries -- rewrites ``LEADERBOARD.md`` and ``README.md``, and runs nothing (exit 2 when the folder
 has nothing of that name, naming close matches). Use it for rows that should not stay, e.g. those
@@ -82,7 +82,8 @@ import pandas as pd
 
 from benchmarks.leaderboard import DEFAULT_METRICS, EFFICIENCY_METRICS
 from benchmarks.results import METHODS_FILE, ResultsFormatError, ResultsLayout
-from lsvd.threads import add_threads_argument, configure_threads_or_report
+from lsvd.cli import add_device, add_option, add_root, command_parser, parse, resolve_device, run
+from lsvd.errors import LsvdError
 
 log = logging.getLogger("benchmarks.run")
 
@@ -90,7 +91,7 @@ __all__ = ["METHODS_FILE", "METHOD_COLUMNS", "NO_MASKS_NOTE", "BenchmarkConfig",
            "config_from_args", "ensure_default_data", "main", "method_table", "resolve_metrics", "run_benchmark"]
 
 
-class BenchmarkError(RuntimeError):
+class BenchmarkError(LsvdError, RuntimeError):
     """A benchmark that cannot start (bad options or data); the message says what to do."""
 
 
@@ -109,7 +110,7 @@ class BenchmarkConfig:
     split: str = "test"  #: the split scored; "all": every clip
     metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))  #: metric names; pyiqa:NAME
     checkpoints: dict[str, str] = field(default_factory=dict)  #: method -> weights (run dir, .safetensors, .pth)
-    device: str = "cpu"  #: cpu, cuda or cuda:N
+    device: str = "auto"  #: auto (CUDA when available, else CPU; resolved by run_benchmark), cpu, cuda or cuda:N
     flow: str = "dis"  #: flow backend of the aligned and temporal metrics
     seed: int = 0  #: seed of the run and of the automatic training of learned methods
     results: str = "results"  #: the results folder (benchmarks.results)
@@ -222,13 +223,13 @@ class BenchmarkConfig:
         why = unsafe_name_reason(self.split)
         need(why is None, f"--split {self.split!r}: not a usable split name ({why}); expected e.g. test, or all")
         if not isinstance(self.device, str):
-            problems.append(f"--device {self.device!r}: expected cpu, cuda or cuda:N")
+            problems.append(f"--device {self.device!r}: expected auto, cpu, cuda or cuda:N")
         elif self.device.startswith("cuda"):
             import torch
 
             need(torch.cuda.is_available(), f"--device {self.device}: no CUDA device is available; use --device cpu")
         else:
-            need(self.device == "cpu", f"--device {self.device}: expected cpu, cuda or cuda:N")
+            need(self.device in ("auto", "cpu"), f"--device {self.device}: expected auto, cpu, cuda or cuda:N")
         flows = FLOWS.list()
         need(self.flow in flows, f"--flow {self.flow}: expected one of {', '.join(flows)}")
         need(isinstance(self.seed, int) and not isinstance(self.seed, bool),
@@ -243,11 +244,11 @@ class BenchmarkConfig:
              f"train_preset: expected a preset name or a .toml, found {self.train_preset!r}")
         if self.data:
             root = Path(self.data).expanduser()
-            need((root / INFO_FILE).is_file(), f"--data {self.data}: not a prepared dataset root (no {INFO_FILE}); "
+            need((root / INFO_FILE).is_file(), f"--root {self.data}: not a prepared dataset root (no {INFO_FILE}); "
                                                f"run `python -m lsvd.prepare --root {self.data} --masks` first")
         results = self.layout.root
         if results.exists() and not results.is_dir():
-            problems.append(f"--results {self.results}: a file; expected a results folder (new or earlier)")
+            problems.append(f"--output {self.results}: a file; expected a results folder (new or earlier)")
         elif results.is_dir():
             try:
                 check_format(results, "update")
@@ -268,20 +269,20 @@ class BenchmarkConfig:
         if not self.identity:
             args.append("--no-identity")
         if self.data:
-            args += ["--data", str(self.data)]
+            args += ["--root", str(self.data)]
         if self.split != "test":
             args += ["--split", self.split]
         if self.metric_names != list(DEFAULT_METRICS):
             args += ["--metrics", ",".join(self.metric_names)]
         for name, path in self.checkpoints.items():
             args += ["--checkpoint", f"{name}={path}"]
-        for flag, value, default in (("--device", self.device, "cpu"), ("--flow", self.flow, "dis"),
+        for flag, value, default in (("--device", self.device, "auto"), ("--flow", self.flow, "dis"),
                                      ("--seed", self.seed, 0), ("--num-shards", self.num_shards, 1),
                                      ("--shard-index", self.shard_index, 0),
-                                     ("--train-preset", self.train_preset, None)):
+                                     ("--preset", self.train_preset, None)):
             if value != default:
                 args += [flag, str(value)]
-        args += ["--results", str(self.results)]
+        args += ["--output", str(self.results)]
         args += [flag for flag, on in (("--merge", self.merge), ("--no-media", not self.media),
                                        ("--no-masks", self.no_masks)) if on]
         return shlex.join(args)
@@ -395,7 +396,7 @@ def _ensure_masks(root: Path, manifest: Any, source: _ClipSource, users: dict[st
     missing = lacking()
     if not missing:
         return manifest, source, True
-    what = f"--data {root}: {len(missing)} clip(s) have no SelfSVD masks (e.g. {missing[0]}; needed by {who})"
+    what = f"--root {root}: {len(missing)} clip(s) have no SelfSVD masks (e.g. {missing[0]}; needed by {who})"
     todo = (f"compute them with `python -m lsvd.masks {root}`, or pass --no-masks to run without them (the PS "
             "features are then kept everywhere)")
     if not os.access(root, os.W_OK):
@@ -557,7 +558,7 @@ def _resolve(config: BenchmarkConfig, progress: bool) -> _Plan:
     try:
         manifest = Manifest.load(root)
     except Exception as exc:
-        raise BenchmarkError(f"--data {root}: cannot load a prepared dataset ({exc}); run `python -m lsvd.prepare "
+        raise BenchmarkError(f"--root {root}: cannot load a prepared dataset ({exc}); run `python -m lsvd.prepare "
                              f"--root {root} --masks` first") from exc
     try:
         source = _ClipSource(manifest, None if config.split == "all" else config.split)
@@ -790,6 +791,8 @@ def run_benchmark(methods: Sequence[str] | BenchmarkConfig, *, progress: bool = 
     else:
         config = BenchmarkConfig(methods=methods if isinstance(methods, str) else list(methods), **options)
     config.validate()
+    if config.device == "auto":  # recorded as the device that ran
+        config = dataclasses.replace(config, device=resolve_device("auto"))
     plan = _resolve(config, progress)
     scores = _score(plan, progress)
     failures = {m.label: m.failure for m in scores.methods if m.failure}
@@ -826,21 +829,21 @@ def method_table(method_info: dict[str, dict[str, Any]], split: str) -> pd.DataF
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("python -m benchmarks.run", __doc__)
     p.add_argument("--method", action="append", default=[], help="a method to score (repeatable; --list-methods)")
     p.add_argument("--no-identity", action="store_true", help="do not add the identity floor")
-    p.add_argument("--data", help="a dataset root from python -m lsvd.prepare (default: the synthetic mini-LSVD)")
+    add_root(p, help="a dataset root from python -m lsvd.prepare (default: the synthetic mini-LSVD)")
     p.add_argument("--split", default="test", help="split to score (default test; 'all' for every clip)")
     p.add_argument("--metrics", action="append", default=[],
                    help=f"comma-separated metric names (default: {','.join(DEFAULT_METRICS)}); pyiqa:NAME for pyiqa's")
     p.add_argument("--checkpoint", action="append", default=[], metavar="[METHOD=]PATH",
                    help="weights of a learned method (a lsvd.train run directory, a .safetensors, an official .pth)")
-    p.add_argument("--train-preset", metavar="PRESET",
-                   help="training preset of learned methods without --checkpoint, trained here first (default cpu)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    add_option(p, "--preset", old=("--train-preset",), metavar="PRESET",
+               help="training preset of learned methods without --checkpoint, trained here first (default cpu)")
+    add_device(p)
     p.add_argument("--flow", default="dis", help="flow backend of the aligned and temporal metrics (dis, pwcnet)")
-    p.add_argument("--results", default="results", help="where results and the leaderboard go (default ./results)")
+    add_option(p, "-o", "--output", old=("--results",), default="results",
+               help="the results folder: tables, leaderboard, media (default ./results)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the run and of the automatic training of learned methods (default 0)")
     p.add_argument("--num-shards", type=int, default=1)
@@ -852,12 +855,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-media", action="store_true",
                    help="do not save preview videos and sample frames for reports (python -m reports.build)")
     p.add_argument("--drop", action="append", default=[], metavar="METHOD",
-                   help="remove METHOD's rows, cache, media and logs from --results (repeatable); runs nothing")
+                   help="remove METHOD's rows, cache, media and logs from --output (repeatable); runs nothing")
     p.add_argument("--list-methods", action="store_true")
     p.add_argument("--list-metrics", action="store_true")
-    add_threads_argument(p)
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("-v", "--verbose", action="count", default=0)
     return p
 
 
@@ -865,64 +865,56 @@ def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
     """The :class:`BenchmarkConfig` of parsed command-line arguments (not validated yet)."""
     specs = list(dict.fromkeys(([] if args.no_identity else ["identity"]) + args.method))
     metrics = [m.strip() for item in args.metrics for m in item.split(",") if m.strip()]
-    return BenchmarkConfig(methods=list(args.method), identity=not args.no_identity, data=args.data, split=args.split,
+    return BenchmarkConfig(methods=list(args.method), identity=not args.no_identity, data=args.root, split=args.split,
                            metrics=metrics or list(DEFAULT_METRICS),
                            checkpoints=_parse_checkpoints(args.checkpoint, specs), device=args.device, flow=args.flow,
-                           seed=args.seed, results=args.results, num_shards=args.num_shards,
+                           seed=args.seed, results=args.output, num_shards=args.num_shards,
                            shard_index=args.shard_index, merge=args.merge, media=not args.no_media,
-                           no_masks=args.no_masks, train_preset=args.train_preset)
+                           no_masks=args.no_masks, train_preset=args.preset)
 
 
 def _drop(args: argparse.Namespace) -> int:
     from benchmarks.results import drop_methods
 
     if args.method:
-        print("error: --drop removes methods from --results and runs nothing; run the benchmark (--method) in "
-              "another command", file=sys.stderr)
-        return 2
-    try:
-        for summary in drop_methods(args.results, args.drop):
-            print(summary.render())
-    except ResultsFormatError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise BenchmarkError("--drop removes methods from --output and runs nothing; run the benchmark (--method) "
+                             "in another command")
+    for summary in drop_methods(args.output, args.drop):
+        print(summary.render())
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    from lsvd.logging_utils import init_logging
+def _list_methods() -> None:
+    from benchmarks.methods import METHODS
 
-    args = build_parser().parse_args(argv)
-    init_logging(args.verbose)
-    if not configure_threads_or_report(args.threads):
-        return 2
+    for name in METHODS.list():
+        cls = METHODS.get(name)
+        print(f"{name:16s} {cls.kind:10s} {cls.citation}")
+
+
+def _list_metrics() -> None:
+    from benchmarks.metrics.base import get_metric, list_metrics
+
+    for name in list_metrics():
+        m = get_metric(name)
+        why = m.available()
+        print(f"{name:14s} {'higher' if m.higher_is_better else 'lower':6s} ref={m.requires_reference:9s} "
+              f"{'available' if not why else 'missing: ' + why}")
+
+
+def _benchmark(args: argparse.Namespace) -> int:
     if args.list_methods:
-        from benchmarks.methods import METHODS
-
-        for name in METHODS.list():
-            cls = METHODS.get(name)
-            print(f"{name:16s} {cls.kind:10s} {cls.citation}")
+        _list_methods()
         return 0
     if args.list_metrics:
-        from benchmarks.metrics.base import get_metric, list_metrics
-
-        for name in list_metrics():
-            m = get_metric(name)
-            why = m.available()
-            print(f"{name:14s} {'higher' if m.higher_is_better else 'lower':6s} ref={m.requires_reference:9s} "
-                  f"{'available' if not why else 'missing: ' + why}")
+        _list_metrics()
         return 0
     if args.drop:
         return _drop(args)
     if not args.method:
-        print("error: give at least one --method (see --list-methods), e.g. --method selfsvd", file=sys.stderr)
-        return 2
+        raise BenchmarkError("give at least one --method (see --list-methods), e.g. --method selfsvd")
     t0 = time.perf_counter()
-    try:
-        out = run_benchmark(config_from_args(args), progress=not args.no_progress)
-    except BenchmarkError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    out = run_benchmark(config_from_args(args), progress=args.progress)
     if out["leaderboard"] is None:
         print(f"shard {out['shard']}: {len(out['clips'])} clip(s) scored into the cache; run with --merge when every "
               "shard is done")
@@ -939,6 +931,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped  clip {clip_id} for every method, its input being unreadable: {why}")
     print(f"results  {out['results']} ({time.perf_counter() - t0:.0f} s)")
     return 0 if not (out["failures"] or out["unreadable"]) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(_benchmark, parse(build_parser(), argv))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,8 @@
 """``python -m lsvd`` lists the toolkit's commands."""
 
-print(
-    "LSVD toolkit commands:\n"
-    "  python -m lsvd.prepare   index LSVD folders, videos or the synthetic mini-LSVD into a dataset root\n"
-    "  python -m lsvd.masks     SelfSVD masks for a dataset root (official or ps mode, DIS or PWC-Net flow)\n"
-    "  python -m lsvd.desmoke   desmoke a video, a frame folder or a prepared clip with SelfSVD\n"
-    "  python -m lsvd.hf        dataset card, HF loading and a push-ready folder of a dataset root\n"
-    "Run any of them with --help."
-)
+from lsvd.cli import COMMANDS
+
+print("LSVD toolkit commands:")
+for command, what in COMMANDS.items():
+    print(f"  {command:30s} {what}")
+print("Run any of them with --help. They share --root, -o/--output, --device, -v/-q, --threads and --no-progress.")

@@ -30,7 +30,7 @@ PS frame), used for every frame (spec §2.3; needs >= 10 frames, else ``none`` w
 Weights (``--checkpoint``): a training run directory, checkpoint folder or ``generator.safetensors``
 written by ``python -m lsvd.train`` (network size and flow read from it), an official mmcv SelfSVD
 checkpoint (``generator.*`` keys; with ``--flow pwcnet`` the PWC-Net weights come from it too), or
-a ``.safetensors`` file holding a plain :class:`~lsvd.models.SelfSVDNet` state dict (give ``--preset``).
+a ``.safetensors`` file holding a plain :class:`~lsvd.models.SelfSVDNet` state dict (give ``--model``).
 Without one the network is untrained: its last
 convolution is zero-initialised, so the output equals the input (a warning says so).
 """
@@ -48,10 +48,10 @@ from typing import Any
 
 import numpy as np
 
+from lsvd.cli import add_device, add_option, command_parser, parse, resolve_device, run
 from lsvd.constants import OFFICIAL_MASK_INDEX
 from lsvd.errors import LsvdError
 from lsvd.io.images import IMAGE_SUFFIXES
-from lsvd.threads import add_threads_argument, configure_threads_or_report
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +175,9 @@ def _load_model(preset: str | None, flow: str | None, checkpoint: str | None, de
     from lsvd.models.selfsvd import PRESETS, build_selfsvd
     from lsvd.train.checkpoint import load_generator
 
-    if preset is not None and preset not in PRESETS:
-        raise DesmokeError(f"--preset: expected one of {', '.join(PRESETS)}, found {preset!r}")
     if checkpoint is None:
+        if preset is not None and preset not in PRESETS:
+            raise DesmokeError(f"--model: expected one of {', '.join(PRESETS)}, found {preset!r}")
         log.warning(UNTRAINED_WARNING)
         try:
             return build_selfsvd(preset or "paper", flow=flow or "dis").eval(), {}
@@ -260,7 +260,7 @@ def desmoke(
     ps_frame: int | str | None = None,
     mode: str = "official",
     mask: str = "official",
-    device: str = "cpu",
+    device: str = "auto",
     bf16: bool = False,
     fps: float | None = None,
     window: int = 5,
@@ -287,8 +287,9 @@ def desmoke(
         raise DesmokeError(f"--mask: expected one of {', '.join(MASK_MODES)}, found {mask!r}")
     if mode not in MODES:
         raise DesmokeError(f"--mode: expected one of {', '.join(MODES)}, found {mode!r}")
+    device = resolve_device(device)
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise DesmokeError("--device cuda: no CUDA device is available; use --device cpu")
+        raise DesmokeError("--device cuda: no CUDA device is available; use --device cpu or auto")
     if fps is not None and not fps > 0:
         raise DesmokeError(f"--fps: expected a positive number, found {fps}")
 
@@ -318,8 +319,10 @@ def desmoke(
                  ps, clip.names[0], clip.names[ps - 1])
     frames, names = clip.frames[ps:], clip.names[ps:]
 
+    from lsvd.train.checkpoint import metadata_flag
+
     model, info = _load_model(preset, flow, checkpoint, device)
-    if str(info.get("use_mask", "True")) == "False" and mask != "none":
+    if not metadata_flag(info, "use_mask", default=True) and mask != "none":
         log.info("the checkpoint was trained without masks (the 'no mask' ablation): --mask none")
         mask = "none"
     flow_backend = getattr(model, "flow", None)
@@ -354,20 +357,25 @@ def desmoke(
     }
 
 
+EXAMPLES = """examples:
+  python -m lsvd.desmoke case12.mp4 -o case12-desmoked.mp4 --checkpoint runs/cpu   # a video, trained weights
+  python -m lsvd.desmoke frames/ -o out/ --checkpoint selfsvd.pth --ps-frame auto  # a frame folder, official weights
+  python -m lsvd.desmoke ~/lsvd-data::synth_test_000 -o out.mkv --checkpoint runs/cpu  # a prepared clip
+  python -m lsvd.desmoke case12.mp4 -o out.mp4 --checkpoint runs/cpu --mask ps --device cuda --bf16
+
+INPUT: a video file, a folder of integer-named frames, or ROOT::CLIP_ID (a clip of a prepared dataset
+root). The clip starts at the PS frame (--ps-frame, else the prepared clip's ps_frame_index, else 0);
+frames before it and the PS frame itself are not output."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m lsvd.desmoke",
-        description="Desmoke one clip with a SelfSVD generator.",
-        epilog=(f"INPUT: a video file, a folder of integer-named frames, or ROOT{CLIP_SEPARATOR}CLIP_ID (a clip of a "
-                "prepared dataset root). The clip starts at the PS frame (--ps-frame, else the prepared clip's "
-                "ps_frame_index, else 0); frames before it and the PS frame itself are not output."),
-    )
+    p = command_parser("python -m lsvd.desmoke", "Desmoke one clip with a SelfSVD generator.", EXAMPLES)
     p.add_argument("input", help=f"video, frame folder, or ROOT{CLIP_SEPARATOR}CLIP_ID")
     p.add_argument("-o", "--output", required=True, help="*.mp4 / *.mkv for a video, anything else for a PNG folder")
     p.add_argument("--checkpoint", help="a run directory / checkpoint folder / generator.safetensors from "
                                         "python -m lsvd.train, or an official SelfSVD checkpoint (.pth)")
-    p.add_argument("--preset", help="network size (paper, small, tiny): read from lsvd.train checkpoints; "
-                                    "default paper (the released checkpoints)")
+    add_option(p, "--model", old=("--preset",), help="network size (paper, small, tiny): read from lsvd.train "
+               "checkpoints; default paper (the released checkpoints)")
     p.add_argument("--flow", choices=("dis", "pwcnet"), help="flow backend (default: the checkpoint's, else dis)")
     p.add_argument("--ps-frame", help="index of the PS (smoke-free reference) frame, or 'auto' to detect it "
                                       "as `python -m lsvd.prepare --videos` does (0 for inputs of at most 100 "
@@ -375,33 +383,23 @@ def build_parser() -> argparse.ArgumentParser:
                                       "prepared clip's, else 0)")
     p.add_argument("--mode", default="official", choices=("official", "overlap"), help="window plan")
     p.add_argument("--mask", default="official", choices=MASK_MODES, help="mask source (default official)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    add_device(p)
     p.add_argument("--bf16", action="store_true", help="bf16 autocast on CUDA")
     p.add_argument("--fps", type=float, help="output video fps (default: the input's, else 25)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("-v", "--verbose", action="count", default=0)
-    p.add_argument("-q", "--quiet", action="store_true")
-    add_threads_argument(p)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    from lsvd.logging_utils import init_logging
-
-    args = build_parser().parse_args(argv)
-    init_logging(-1 if args.quiet else args.verbose)
-    if not configure_threads_or_report(args.threads):
-        return 2
-    try:
-        s = desmoke(args.input, args.output, checkpoint=args.checkpoint, preset=args.preset, flow=args.flow,
-                    ps_frame=args.ps_frame, mode=args.mode, mask=args.mask, device=args.device, bf16=args.bf16,
-                    fps=args.fps, progress=not args.no_progress)
-    except DesmokeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+def _desmoke(args: argparse.Namespace) -> int:
+    s = desmoke(args.input, args.output, checkpoint=args.checkpoint, preset=args.model, flow=args.flow,
+                ps_frame=args.ps_frame, mode=args.mode, mask=args.mask, device=args.device, bf16=args.bf16,
+                fps=args.fps, progress=args.progress)
     print(f"desmoked {s['frames']} frames of {s['width']}x{s['height']} on {s['device']} in {s['seconds']:.1f} s "
           f"(PS frame {s['ps_frame']}, mask {s['mask']}) -> {s['output']}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(_desmoke, parse(build_parser(), argv))
 
 
 if __name__ == "__main__":

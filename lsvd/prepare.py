@@ -4,7 +4,7 @@ mini-LSVD into a versioned dataset root (Parquet manifests + meta/info.json + da
 Examples::
 
     python -m lsvd.prepare                                  # synthetic mini-LSVD (default preset)
-    python -m lsvd.prepare --synthetic --preset tiny --root /tmp/tiny
+    python -m lsvd.prepare --synthetic --data-preset tiny --root /tmp/tiny
     python -m lsvd.prepare --lsvd /data/LSVD --root /data/lsvd-root --hash
     python -m lsvd.prepare --videos case1.mp4 more_videos/ --root /data/my-root --store png
     python -m lsvd.prepare --videos clips/ --onsets onsets.csv --split auto --test-fraction 0.2
@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from lsvd.cli import add_option, add_root, command_parser, parse, run
 from lsvd.constants import (
     CLIPS_FILE,
     INFO_FILE,
@@ -247,33 +248,31 @@ def default_root(args: argparse.Namespace) -> Path:
     elif args.videos:
         name = "videos"
     else:
-        return synthetic_root(args.preset, args.seed)
+        return synthetic_root(args.data_preset, args.seed)
     return lsvd_home() / "datasets" / name
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m lsvd.prepare", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser("python -m lsvd.prepare", __doc__)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--synthetic", action="store_true", help="generate and index the synthetic mini-LSVD "
                      "(the default when no source is given)")
     src.add_argument("--lsvd", metavar="DIR", help="an official LSVD tree (LSVD_train/, LSVD_test/, ...)")
     src.add_argument("--videos", nargs="+", metavar="PATH", help="video files or folders of videos")
-    p.add_argument("--root", type=Path, help="dataset root to write (default: $LSVD_HOME/datasets/<source>)")
+    add_root(p, help="dataset root to write (default: $LSVD_HOME/datasets/<source>)", old=())
     p.add_argument("--strict", action="store_true", help="fail on bad input (listing every problem) "
                    "instead of skipping it")
     p.add_argument("--hash", action="store_true", help="record sha256 of every frame file (LSVD, PNG)")
     p.add_argument("--force", action="store_true", help="replace a root prepared from another source kind")
     p.add_argument("--licence", help="licence of the pixels, recorded per clip")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.add_argument("-v", "--verbose", action="count", default=0)
     g = p.add_argument_group("masks")
     g.add_argument("--masks", action="store_true", help="also generate SelfSVD masks (python -m lsvd.masks)")
     from lsvd.masks.pipeline import add_mask_arguments
 
     add_mask_arguments(g)
     g = p.add_argument_group("synthetic")
-    g.add_argument("--preset", default="default", help="synthetic preset: default | tiny")
+    add_option(g, "--data-preset", old=("--preset",), default="default", help="size of the synthetic data: default | "
+               "tiny")
     g.add_argument("--seed", type=int, help="synthetic seed (default: the preset's)")
     g = p.add_argument_group("lsvd")
     g.add_argument("--smoke-scores", action="store_true", help="decode frames to compute smoke scores")
@@ -298,39 +297,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    from lsvd.logging_utils import init_logging
+def _prepare(args: argparse.Namespace) -> int:
+    root = Path(args.root) if args.root else default_root(args)
+    if args.lsvd:
+        summary = prepare_lsvd(args.lsvd, root, strict=args.strict, hash_files=args.hash,
+                               smoke_scores=args.smoke_scores, licence=args.licence, force=args.force,
+                               progress=args.progress)
+    elif args.videos:
+        summary = prepare_videos(
+            args.videos, root, strict=args.strict, force=args.force, progress=args.progress,
+            store=args.store, cut=args.cut, onsets=args.onsets, min_clip_frames=args.min_clip_frames,
+            max_clip_frames=args.max_clip_frames, split=args.split, test_fraction=args.test_fraction,
+            split_seed=args.split_seed, hash_files=args.hash, licence=args.licence or "unknown",
+            workers=args.workers)
+    else:
+        summary = prepare_synthetic(root, preset=args.data_preset, seed=args.seed, strict=args.strict,
+                                    force=args.force, progress=args.progress)
+    print(summary.render())
+    if args.masks:
+        from lsvd.masks.pipeline import generate_masks
 
-    args = build_parser().parse_args(argv)
-    init_logging(args.verbose)
-    root = args.root or default_root(args)
-    progress = not args.no_progress
-    try:
-        if args.lsvd:
-            summary = prepare_lsvd(args.lsvd, root, strict=args.strict, hash_files=args.hash,
-                                   smoke_scores=args.smoke_scores, licence=args.licence, force=args.force,
-                                   progress=progress)
-        elif args.videos:
-            summary = prepare_videos(
-                args.videos, root, strict=args.strict, force=args.force, progress=progress,
-                store=args.store, cut=args.cut, onsets=args.onsets, min_clip_frames=args.min_clip_frames,
-                max_clip_frames=args.max_clip_frames, split=args.split, test_fraction=args.test_fraction,
-                split_seed=args.split_seed, hash_files=args.hash, licence=args.licence or "unknown",
-                workers=args.workers)
-        else:
-            summary = prepare_synthetic(root, preset=args.preset, seed=args.seed, strict=args.strict,
-                                        force=args.force, progress=progress)
-        print(summary.render())
-        if args.masks:
-            from lsvd.masks.pipeline import generate_masks
-
-            masks = generate_masks(root, mode=args.mask_mode, flow=args.flow, flow_weights=args.flow_weights,
-                                   strict=args.strict, progress=progress)
-            print(masks.render())
-    except (BadInputError, ManifestError, FileNotFoundError, KeyError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        masks = generate_masks(root, mode=args.mask_mode, flow=args.flow, flow_weights=args.flow_weights,
+                               strict=args.strict, progress=args.progress)
+        print(masks.render())
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(_prepare, parse(build_parser(), argv))
 
 
 if __name__ == "__main__":

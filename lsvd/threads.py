@@ -16,10 +16,8 @@ Commands call it once at start-up; library code never changes threads on its own
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -82,19 +80,3 @@ def configure_threads(requested: int | None = None) -> int:
     torch.set_num_threads(n)
     cv2.setNumThreads(n)
     return n
-
-
-def add_threads_argument(parser: argparse.ArgumentParser) -> None:
-    """The ``--threads N`` option every command shares."""
-    parser.add_argument("--threads", type=int, help="CPU threads (default: the CPUs this process may use that are "
-                                                     "not busy; see lsvd.threads)")
-
-
-def configure_threads_or_report(requested: int | None) -> bool:
-    """:func:`configure_threads` for a command: ``False`` (after printing the error) on a bad count."""
-    try:
-        configure_threads(requested)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return False
-    return True

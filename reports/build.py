@@ -4,11 +4,11 @@ Examples::
 
     python -m benchmarks.run --method selfsvd          # writes ./results
     python -m reports.build                             # writes ./results/report
-    python -m reports.build --results runs/paper --out paper/report --clips synth_test_001 --zoom 0.5,0.2,0.25,0.25
+    python -m reports.build --results runs/paper --output paper/report --clips synth_test_001 --zoom 0.5,0.2,0.25,0.25
 
 Reads only the files ``python -m benchmarks.run`` wrote (leaderboard, per-frame and per-clip values,
 timing, method table, saved preview videos and sample frames, copied training logs); it never runs
-a model or a metric. Writes, into ``--out`` (default ``RESULTS/report``), replacing it as a whole
+a model or a metric. Writes, into ``--output`` (default ``RESULTS/report``), replacing it as a whole
 only once everything is built::
 
     report.html                one self-contained page (tables, figures, synchronised video players; only
@@ -30,6 +30,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from lsvd.cli import add_option, command_parser, parse, run
 
 log = logging.getLogger("reports.build")
 
@@ -167,11 +169,11 @@ def check_out_dir(out: Path, results_root: Path) -> Path:
 
     resolved, root = out.resolve(), results_root.resolve()
     if resolved == root or resolved in root.parents:
-        raise ResultsError(f"--out {out}: it is (or contains) the results folder {results_root}, which building "
+        raise ResultsError(f"--output {out}: it is (or contains) the results folder {results_root}, which building "
                            "the report would replace; choose a new folder, e.g. the default RESULTS/report")
     if out.is_dir() and any(out.iterdir()) and not ((out / "report.html").is_file() or (out / "stats.json").is_file()):
-        raise ResultsError(f"--out {out}: a non-empty folder that is not a report (no report.html); the build "
-                           "replaces --out as a whole, so give an empty or new folder, or an earlier report's")
+        raise ResultsError(f"--output {out}: a non-empty folder that is not a report (no report.html); the build "
+                           "replaces --output as a whole, so give an empty or new folder, or an earlier report's")
     return out
 
 
@@ -230,10 +232,10 @@ def _names(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m reports.build", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--results", default="results", help="the --results folder of python -m benchmarks.run")
-    p.add_argument("--out", help="where the report goes (default RESULTS/report); replaced as a whole")
+    p = command_parser("python -m reports.build", __doc__)
+    p.add_argument("--results", default="results", help="the --output folder of python -m benchmarks.run")
+    add_option(p, "-o", "--output", old=("--out",), help="where the report goes (default RESULTS/report); replaced "
+               "as a whole")
     p.add_argument("--split", action="append", default=[], help="split to report (repeatable; default: all)")
     p.add_argument("--clips", type=_names, help="comma-separated clip ids of the qualitative figures")
     p.add_argument("--methods", type=_names, help="comma-separated methods of the qualitative grid")
@@ -243,24 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video-methods", type=_names, help="outputs shown next to the input (default: SelfSVD(*) "
                    f"first, then other methods, {VIDEO_METHODS} at most)")
     p.add_argument("--title", default="LSVD toolkit report")
-    p.add_argument("-v", "--verbose", action="count", default=0)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    from lsvd.logging_utils import init_logging
-    from reports.results import ResultsError
-
-    args = build_parser().parse_args(argv)
-    init_logging(args.verbose)
+def _report(args: argparse.Namespace) -> int:
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # matplotlib's PDF font subsetting is chatty
-    try:
-        out = build_report(args.results, args.out, splits=args.split or None, clips=args.clips, methods=args.methods,
-                           zoom=args.zoom, video_clips=args.video_clips, video_methods=args.video_methods,
-                           title=args.title)
-    except ResultsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    out = build_report(args.results, args.output, splits=args.split or None, clips=args.clips, methods=args.methods,
+                       zoom=args.zoom, video_clips=args.video_clips, video_methods=args.video_methods,
+                       title=args.title)
     made = [f for f in out["figures"] if f.ok]
     print(f"tables   {len(out['tables'])} ({', '.join(out['tables'])}), Markdown and LaTeX in {out['out'] / 'tables'}")
     print(f"figures  {len(made)} (PNG and PDF) in {out['out'] / 'figures'}")
@@ -276,6 +268,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"({agreement['n_ranked_methods']} methods)")
     print(f"page     {out['out'] / 'report.html'}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(_report, parse(build_parser(), argv))
 
 
 if __name__ == "__main__":

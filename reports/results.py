@@ -1,4 +1,4 @@
-"""Read a benchmark results folder (``python -m benchmarks.run --results DIR``) for reports.
+"""Read a benchmark results folder (``python -m benchmarks.run --output DIR``) for reports.
 
     results = load_results("results")
     results.leaderboard          # tidy: method, split, metric, value, status, higher_is_better, ...
@@ -38,6 +38,7 @@ from benchmarks.results import (
     check_format,
     method_dir_name,
 )
+from lsvd.errors import LsvdError
 
 __all__ = ["KIND_ORDER", "PROPOSED", "ClipMedia", "Results", "ResultsError", "load_results"]
 
@@ -47,7 +48,7 @@ KIND_ORDER = ("reference", "classical", "external", "learned")
 PROPOSED = ("selfsvd", "selfsvd_star")
 
 
-class ResultsError(ValueError):
+class ResultsError(LsvdError, ValueError):
     """A results folder that cannot be reported on; the message says what to do."""
 
 
@@ -220,8 +221,8 @@ def load_results(root: str | Path) -> Results:
     root, board_path = layout.root, layout.leaderboard
     if not board_path.is_file():
         found = "does not exist" if not root.exists() else f"has no {LEADERBOARD_FILE}"
-        raise ResultsError(f"{root} {found}: expected the --results folder of python -m benchmarks.run; run "
-                           f"`python -m benchmarks.run --method selfsvd --results {root}` first")
+        raise ResultsError(f"{root} {found}: expected the --output folder of python -m benchmarks.run; run "
+                           f"`python -m benchmarks.run --method selfsvd --output {root}` first")
     try:
         info = check_format(root, "read")
     except ResultsFormatError as exc:

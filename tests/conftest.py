@@ -79,12 +79,12 @@ def real_clips() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``python -m lsvd.prepare --synthetic --preset tiny --masks`` once per session: 2 train + 2 test clips,
+    """``python -m lsvd.prepare --synthetic --data-preset tiny --masks`` once per session: 2 train + 2 test clips,
     12 frames of 64x96, with masks. Tests must not modify it."""
     from lsvd.prepare import main
 
     root = tmp_path_factory.mktemp("tiny-synthetic-root")
-    assert main(["--synthetic", "--preset", "tiny", "--masks", "--root", str(root), "--no-progress"]) == 0
+    assert main(["--synthetic", "--data-preset", "tiny", "--masks", "--root", str(root), "--no-progress"]) == 0
     return root
 
 

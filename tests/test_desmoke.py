@@ -15,7 +15,7 @@ from lsvd.io.video import iter_frames
 from lsvd.models.selfsvd import build_selfsvd
 from tests.conftest import make_video, smooth_frames
 
-FAST = ["--preset", "tiny", "--no-progress", "--mask", "none"]
+FAST = ["--model", "tiny", "--no-progress", "--mask", "none"]
 
 
 def _frame_folder(folder: Path, n: int = 12, size: tuple[int, int] = (32, 48), start: int = 0) -> Path:
@@ -45,7 +45,7 @@ def _official_checkpoint(path: Path, *, nonzero: bool = True) -> Path:
 def test_video_to_video(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = make_video(tmp_path / "in.mp4", n=12, size=(32, 48))
     out = tmp_path / "out.mp4"
-    assert main([str(src), "-o", str(out), "--preset", "tiny", "--no-progress"]) == 0  # official mask
+    assert main([str(src), "-o", str(out), "--model", "tiny", "--no-progress"]) == 0  # official mask
     frames = [f.rgb for f in iter_frames(out)]
     assert len(frames) == 11  # the PS frame (0) is not output
     assert frames[0].shape == (32, 48, 3)
@@ -102,7 +102,7 @@ def test_safetensors_state_dict(tmp_path: Path) -> None:
     assert main([str(src), "-o", str(tmp_path / "a"), "--checkpoint", str(path), *FAST]) == 0
     out = read_rgb(tmp_path / "a" / "00000001.png").astype(int)
     assert (out - read_rgb(src / "00000001.png")).mean() > 20  # +0.2 on every pixel
-    assert main([str(src), "-o", str(tmp_path / "b"), "--checkpoint", str(path), "--preset", "small",
+    assert main([str(src), "-o", str(tmp_path / "b"), "--checkpoint", str(path), "--model", "small",
                  "--no-progress"]) == 2  # wrong size
 
 

@@ -461,18 +461,18 @@ def test_hub_folder_refuses_to_replace_other_folders(tiny, tmp_path):
 
 
 def test_cli_card_and_show(tiny, capsys):
-    assert hf.main(["card", str(tiny["root"])]) == 0
+    assert hf.main(["card", "--root", str(tiny["root"])]) == 0
     assert (tiny["root"] / "README.md").is_file()
-    assert hf.main(["show", str(tiny["root"]), "--config", "clips"]) == 0
+    assert hf.main(["show", "--root", str(tiny["root"]), "--config", "clips"]) == 0
     assert "num_rows: 2" in capsys.readouterr().out
-    assert hf.main(["show", str(tiny["root"] / "nope")]) == 2
+    assert hf.main(["show", "--root", str(tiny["root"] / "nope")]) == 2
 
 
 def test_prepare_synthetic_tiny_end_to_end(tmp_path, monkeypatch):
     from lsvd import prepare
 
     root = tmp_path / "tiny"
-    assert prepare.main(["--synthetic", "--preset", "tiny", "--root", str(root), "--no-progress"]) == 0
+    assert prepare.main(["--synthetic", "--data-preset", "tiny", "--root", str(root), "--no-progress"]) == 0
     manifest = Manifest.load(root)
     assert (root / "README.md").is_file() and hf.card_is_current(root)
     ours = hf.load(root)

@@ -38,10 +38,10 @@ def test_tiny_synthetic_root(tmp_path: Path):
 
 def test_default_command_writes_under_lsvd_home(tmp_path: Path, monkeypatch, capsys):
     monkeypatch.setenv("LSVD_HOME", str(tmp_path / "home"))
-    assert main(["--preset", "tiny", "--seed", "3", "--no-progress"]) == 0
+    assert main(["--data-preset", "tiny", "--seed", "3", "--no-progress"]) == 0
     out = capsys.readouterr().out
     root = tmp_path / "home" / "datasets" / "synthetic-tiny-seed3"
     assert f"dataset root   {root}" in out and "contact sheet" in out
     assert Manifest.load(root).info["source"]["config"]["seed"] == 3
-    assert main(["--preset", "huge", "--root", str(tmp_path / "x"), "--no-progress"]) == 2
+    assert main(["--data-preset", "huge", "--root", str(tmp_path / "x"), "--no-progress"]) == 2
     assert "unknown synthetic preset" in capsys.readouterr().err

@@ -4,18 +4,8 @@ The network is applied to every frame independently, at the sizes ``paper``, ``s
 (all three with the original's width: 1,761 parameters). The method trains it with the same PS-frame self-supervision,
 data, losses and budget as SelfSVD (:class:`~baselines.learned.base.LearnedMethod`).
 
-Every network follows the contract of :mod:`lsvd.models.registry`::
-
-    out = net(lqs (N, T, 3, H, W) in [0, 1], ps (N, 3, H, W), mask (N, T, 1, H/4, W/4) | None)
-    out["out"]       (N, T, 3, H, W), not clamped
-    out["ref_feat"]  zeros (N, 1, H/4, W/4): the network does not read the PS frame, so the 0.05
-                     feature regulariser of the training step is 0
-
-``ps`` and ``mask`` are shape-checked (the same checks and messages as ``SelfSVDNet``) and then
-ignored; ``H`` and ``W`` must be positive multiples of 4. The untrained network is the identity
-(exactly) through ``K = 1``: its last conv starts with zero weights and bias 1, so the convs
-upstream receive zero (but connected) gradients on the very first step, as for SelfSVD's
-``zero_conv``.
+The network follows the clip contract of :mod:`baselines.learned._common` (``ps`` and ``mask``
+are checked and ignored).
 """
 
 from __future__ import annotations
@@ -27,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.learned._common import check_clip, zero_ref_feat
+from baselines.learned._common import PerFrameNetwork
 from baselines.learned.base import LearnedMethod
 from baselines.registry import register_method
 from lsvd.models.registry import preset_value, register_network
@@ -41,7 +31,7 @@ AODNET_PRESETS: dict[str, int] = {"paper": 3, "small": 3, "tiny": 3}
 
 
 @register_network("aodnet")
-class AODNet(nn.Module):
+class AODNet(PerFrameNetwork):
     """AOD-Net (Li et al., "AOD-Net: All-in-One Dehazing Network", ICCV 2017), applied to every frame.
 
     K-estimation module (every conv followed by ReLU; ``w`` = width, 3 in the paper)::
@@ -89,7 +79,7 @@ class AODNet(nn.Module):
         net.preset = preset
         return net
 
-    def dehaze(self, x: torch.Tensor) -> torch.Tensor:
+    def restore(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, 3, H, W)`` -> ``(N, 3, H, W)``: one AOD-Net pass on images."""
         x1 = F.relu(self.conv1(x))
         x2 = F.relu(self.conv2(x1))
@@ -97,14 +87,6 @@ class AODNet(nn.Module):
         x4 = F.relu(self.conv4(torch.cat([x2, x3], dim=1)))
         k = F.relu(self.conv5(torch.cat([x1, x2, x3, x4], dim=1)))
         return F.relu(k * x - k + self.b)
-
-    def forward(self, lqs: torch.Tensor, ps: torch.Tensor, mask: torch.Tensor | None = None
-                ) -> dict[str, torch.Tensor]:
-        """Contract of :mod:`lsvd.models.registry`; ``ps`` and ``mask`` are checked and ignored."""
-        check_clip(self, lqs, ps, mask)
-        n, t, c, h, w = lqs.shape
-        out = self.dehaze(lqs.reshape(n * t, c, h, w)).reshape(n, t, c, h, w)
-        return {"out": out, "ref_feat": zero_ref_feat(lqs)}
 
 
 @register_method("aodnet")

@@ -23,23 +23,7 @@ import numpy as np
 
 from baselines.base import Clip, Method
 
-__all__ = ["LearnedMethod", "metadata_flag"]
-
-
-def metadata_flag(info: dict[str, Any], key: str, *, default: bool) -> bool:
-    """A boolean of checkpoint metadata, which stores strings (``"True"``/``"False"``; any case, ``1``/``0``,
-    ``yes``/``no`` too); ``default`` when absent. Anything else is a ``ValueError``, never read as true."""
-    value = info.get(key)
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off"):
-        return False
-    raise ValueError(f"{info.get('path', 'checkpoint')}: metadata {key}={value!r}: expected true or false")
+__all__ = ["LearnedMethod"]
 
 
 class LearnedMethod(Method):
@@ -60,7 +44,7 @@ class LearnedMethod(Method):
                  preset: str | None = None, progress: bool = True, train_preset: str | None = None,
                  masks: bool = True, train_seed: int = 0) -> None:
         from lsvd.io.hashing import file_sha256
-        from lsvd.train.checkpoint import load_generator, resolve_generator_file
+        from lsvd.train.checkpoint import load_generator, metadata_flag, resolve_generator_file
 
         if checkpoint is None:
             if data_root is None:

@@ -5,17 +5,8 @@ Sizes ``paper`` (BasicVSR's 64 channels, 30 blocks), ``small`` and ``tiny``. The
 with the same PS-frame self-supervision, data, losses and budget as SelfSVD
 (:class:`~baselines.learned.base.LearnedMethod`).
 
-Every network follows the contract of :mod:`lsvd.models.registry`::
-
-    out = net(lqs (N, T, 3, H, W) in [0, 1], ps (N, 3, H, W), mask (N, T, 1, H/4, W/4) | None)
-    out["out"]       (N, T, 3, H, W), not clamped
-    out["ref_feat"]  zeros (N, 1, H/4, W/4): the network does not read the PS frame, so the 0.05
-                     feature regulariser of the training step is 0
-
-``ps`` and ``mask`` are shape-checked (the same checks and messages as ``SelfSVDNet``) and then
-ignored; ``H`` and ``W`` must be positive multiples of 4. The untrained network is the identity
-(exactly) through a zero-initialised last conv and a global residual, so the parameters upstream
-receive zero (but connected) gradients on the very first step, as for SelfSVD's ``zero_conv``.
+The network follows the clip contract of :mod:`baselines.learned._common` (``ps`` and ``mask``
+are checked and ignored).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ differ only in what the paper ablates:
 | ``selfsvd_no_gan`` | no adversarial loss (``w_gan = 0``) |
 
 The official vs ``ps`` mask mode ablation is a property of the data: prepare a root with
-``python -m lsvd.masks ROOT --mode ps`` and run ``selfsvd`` on it.
+``python -m lsvd.masks --root ROOT --mode ps`` and run ``selfsvd`` on it.
 """
 
 from __future__ import annotations

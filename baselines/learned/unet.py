@@ -4,18 +4,8 @@ The network is applied to every frame independently, at the sizes ``paper`` (NAF
 ``small`` and ``tiny``. The method trains it with the same PS-frame self-supervision, data, losses
 and budget as SelfSVD (:class:`~baselines.learned.base.LearnedMethod`).
 
-Every network follows the contract of :mod:`lsvd.models.registry`::
-
-    out = net(lqs (N, T, 3, H, W) in [0, 1], ps (N, 3, H, W), mask (N, T, 1, H/4, W/4) | None)
-    out["out"]       (N, T, 3, H, W), not clamped
-    out["ref_feat"]  zeros (N, 1, H/4, W/4): the network does not read the PS frame, so the 0.05
-                     feature regulariser of the training step is 0
-
-``ps`` and ``mask`` are shape-checked (the same checks and messages as ``SelfSVDNet``) and then
-ignored; ``H`` and ``W`` must be positive multiples of 4 (the U-Net pads internally to a multiple
-of ``2 ** depth`` and crops back). The untrained network is the identity (exactly) through a
-zero-initialised last conv and a global residual, so the parameters upstream receive zero (but
-connected) gradients on the very first step, as for SelfSVD's ``zero_conv``.
+The network follows the clip contract of :mod:`baselines.learned._common` (``ps`` and ``mask``
+are checked and ignored).
 """
 
 from __future__ import annotations
@@ -27,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines.learned._common import check_clip, zero_ref_feat
+from baselines.learned._common import PerFrameNetwork
 from baselines.learned.base import LearnedMethod
 from baselines.registry import register_method
 from lsvd.models.registry import preset_value, register_network
@@ -104,7 +94,7 @@ class NAFBlock(nn.Module):
 
 
 @register_network("unet")
-class NAFUNet(nn.Module):
+class NAFUNet(PerFrameNetwork):
     """NAFNet (Chen et al., "Simple Baselines for Image Restoration", ECCV 2022), applied to every frame.
 
     ``intro`` conv3x3 (3 -> width), per level an encoder of NAFBlocks and a 2x2 stride-2 conv
@@ -182,14 +172,6 @@ class NAFUNet(nn.Module):
             y = decoder(up(y) + skip)
         y = self.ending(y) + inp
         return y[:, :, :h, :w]
-
-    def forward(self, lqs: torch.Tensor, ps: torch.Tensor, mask: torch.Tensor | None = None
-                ) -> dict[str, torch.Tensor]:
-        """Contract of :mod:`lsvd.models.registry`; ``ps`` and ``mask`` are checked and ignored."""
-        check_clip(self, lqs, ps, mask)
-        n, t, c, h, w = lqs.shape
-        out = self.restore(lqs.reshape(n * t, c, h, w)).reshape(n, t, c, h, w)
-        return {"out": out, "ref_feat": zero_ref_feat(lqs)}
 
 
 @register_method("unet")

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from lsvd.errors import LsvdError
 from lsvd.io.hashing import file_sha256
 from lsvd.registry import Registry
 
@@ -48,7 +49,7 @@ REFERENCE_KINDS = ("none", "ps_frame", "clean", "input")
 PARAMS_DIR = Path(__file__).resolve().parent / "params"
 
 
-class MetricUnavailable(RuntimeError):
+class MetricUnavailable(LsvdError, RuntimeError):
     """The metric cannot be computed here (a parameter file or an optional package is missing)."""
 
 

@@ -94,7 +94,7 @@ class _ClipDataset(Dataset):
         if no_mask and require_mask:
             raise ValueError(
                 f"{self.manifest.root}: {len(no_mask)} clip(s) have no SelfSVD mask (e.g. {no_mask[0]}); "
-                "generate masks with `python -m lsvd.masks ROOT`, or pass require_mask=False to use all-zero "
+                "generate masks with `python -m lsvd.masks --root ROOT`, or pass require_mask=False to use all-zero "
                 "masks (the PS features are then never hidden)")
         no_clean = [c.clip_id for c in self.clips if any(p is None for p in c.clean_paths)]
         if with_clean and no_clean:

@@ -87,7 +87,8 @@ def add_mask_arguments(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> 
     p.add_argument("--mode", dest="mask_mode", choices=MODES, default=DEFAULT_MODE,
                    help=f"official: reference frame 4, one mask per clip (frame 9), as the released code; "
                    f"ps: reference = PS frame, one mask per frame (default: {DEFAULT_MODE})")
-    p.add_argument("--flow", default="dis", help="flow backend aligning the reference (see --list-flows)")
+    p.add_argument("--flow", default="dis", help="flow backend aligning the reference: dis (default) or pwcnet "
+                   "(python -m lsvd.masks --list-flows lists them)")
     p.add_argument("--flow-weights", help="weights file for a learned flow backend (pwcnet)")
 
 

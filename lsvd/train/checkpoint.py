@@ -168,6 +168,22 @@ def read_generator_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
         return dict(f.metadata() or {})
 
 
+def metadata_flag(info: dict[str, Any], key: str, *, default: bool) -> bool:
+    """A boolean of checkpoint metadata, which stores strings (``"True"``/``"False"``; any case, ``1``/``0``,
+    ``yes``/``no`` too); ``default`` when absent. Anything else is a ``ValueError``, never read as true."""
+    value = info.get(key)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"{info.get('path', 'checkpoint')}: metadata {key}={value!r}: expected true or false")
+
+
 def load_state(folder: str | os.PathLike[str], device: str | torch.device = "cpu") -> dict[str, Any]:
     """``state.pt`` of a checkpoint folder (:func:`load_torch_file`; it must hold ``iteration`` and ``rng``)."""
     path = Path(folder) / STATE_FILE

@@ -127,7 +127,7 @@ class TrainConfig:
             value = getattr(self, name)
             need(value in FLOWS.list(), f"{name}: expected one of {FLOWS.list()}, found {value!r}")
         need(self.disc_base >= 1, f"disc_base: expected >= 1, found {self.disc_base}")
-        need(bool(self.data), "data: no dataset root given; pass --data ROOT (prepared with `python -m lsvd.prepare "
+        need(bool(self.data), "data: no dataset root given; pass --root ROOT (prepared with `python -m lsvd.prepare "
                               "--masks`)")
         if self.data:
             need((Path(self.data).expanduser() / "meta" / "info.json").is_file(),

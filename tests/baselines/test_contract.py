@@ -30,7 +30,7 @@ def lsvd_home(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def tiny_root(tiny_synthetic_root: Path) -> Path:
-    """``python -m lsvd.prepare --synthetic --preset tiny --masks``: 2 train + 2 test clips, 64x96."""
+    """``python -m lsvd.prepare --synthetic --data-preset tiny --masks``: 2 train + 2 test clips, 64x96."""
     return tiny_synthetic_root
 
 

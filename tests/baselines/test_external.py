@@ -170,7 +170,7 @@ def test_real_published_outputs_on_the_leaderboard(tmp_path: Path):
     out = tmp_path / "out"
     # NIQE (official protocol) and FADE (fog density) keep this test short; the runner's real-clip test
     # covers all four no-reference metrics on the input
-    args = ["--metrics", "niqe,fade", "--data", str(root), "--split", "all", "--results", str(out),
+    args = ["--metrics", "niqe,fade", "--root", str(root), "--split", "all", "--output", str(out),
             "--no-progress"]
     for name in PUBLISHED:
         args += ["--method", f"external:{REAL_CLIPS / name}"]

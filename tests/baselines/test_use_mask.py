@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.learned.base import metadata_flag
 from benchmarks.methods import create_method
+from lsvd.train.checkpoint import metadata_flag
 
 
 @pytest.mark.parametrize(("value", "expected"), [("False", False), ("false", False), ("0", False), (False, False),

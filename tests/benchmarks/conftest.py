@@ -9,7 +9,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def bench_root(tiny_synthetic_root: Path) -> Path:
-    """``python -m lsvd.prepare --synthetic --preset tiny --masks``: 2 train + 2 test clips, 64x96."""
+    """``python -m lsvd.prepare --synthetic --data-preset tiny --masks``: 2 train + 2 test clips, 64x96."""
     return tiny_synthetic_root
 
 

@@ -20,7 +20,7 @@ METRICS = "brisque"  # no-reference, no flow: the fastest metric
 
 def _run(root: Path, results: Path, *methods: str) -> int:
     args = [a for m in methods for a in ("--method", m)] or ["--method", "identity"]
-    return main([*args, "--data", str(root), "--results", str(results), "--metrics", METRICS, "--no-progress"])
+    return main([*args, "--root", str(root), "--output", str(results), "--metrics", METRICS, "--no-progress"])
 
 
 def _board(results: Path) -> pd.DataFrame:

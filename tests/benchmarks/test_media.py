@@ -38,7 +38,7 @@ def test_method_dir_names_are_portable() -> None:
 def media_run(bench_root: Path, bench_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     results = tmp_path_factory.mktemp("media") / "results"
     assert main(["--method", "dcp", "--method", "selfsvd_no_mask", "--checkpoint", f"selfsvd_no_mask={bench_run}",
-                 "--data", str(bench_root), "--results", str(results), "--metrics", "aligned_psnr",
+                 "--root", str(bench_root), "--output", str(results), "--metrics", "aligned_psnr",
                  "--no-progress"]) == 0
     return results
 
@@ -111,7 +111,7 @@ def test_media_are_saved_once_and_restored_when_deleted(media_run: Path, bench_r
     calls = []
     original = DCP.desmoke
     monkeypatch.setattr(DCP, "desmoke", lambda self, clip: calls.append(clip.clip_id) or original(self, clip))
-    args = ["--method", "dcp", "--data", str(bench_root), "--results", str(results), "--metrics", "aligned_psnr",
+    args = ["--method", "dcp", "--root", str(bench_root), "--output", str(results), "--metrics", "aligned_psnr",
             "--no-progress"]
     png = next((results / "media" / "test").glob("*/methods/dcp/*.png"))
     before = png.stat().st_mtime_ns
@@ -125,6 +125,6 @@ def test_media_are_saved_once_and_restored_when_deleted(media_run: Path, bench_r
 
 def test_no_media_writes_none(bench_root: Path, tmp_path: Path) -> None:
     results = tmp_path / "results"
-    assert main(["--method", "dcp", "--data", str(bench_root), "--results", str(results), "--metrics", "aligned_psnr",
+    assert main(["--method", "dcp", "--root", str(bench_root), "--output", str(results), "--metrics", "aligned_psnr",
                  "--no-media", "--no-progress"]) == 0
     assert not (results / "media").exists() and (results / "methods.parquet").is_file()

@@ -25,7 +25,7 @@ METRICS = "brisque"  # no-reference, no flow: the fastest metric
 
 def _run(root: Path, results: Path, *methods: str, media: bool = False) -> int:
     args = [a for m in methods for a in ("--method", m)]
-    return main([*args, "--data", str(root), "--results", str(results), "--metrics", METRICS, "--no-progress",
+    return main([*args, "--root", str(root), "--output", str(results), "--metrics", METRICS, "--no-progress",
                  *([] if media else ["--no-media"])])
 
 
@@ -51,13 +51,13 @@ def test_drop_removes_a_method_from_every_file(bench_root: Path, tmp_path: Path,
                 for f, spec in TABLES.items()}
     capsys.readouterr()
 
-    assert main(["--drop", "dpc", "--results", str(results)]) == 2  # a mistyped name changes nothing
+    assert main(["--drop", "dpc", "--output", str(results)]) == 2  # a mistyped name changes nothing
     err = capsys.readouterr().err
     assert "--drop dpc" in err and "did you mean dcp" in err
-    assert main(["--drop", "dcp", "--method", "identity", "--results", str(results)]) == 2
+    assert main(["--drop", "dcp", "--method", "identity", "--output", str(results)]) == 2
     assert "--drop removes methods" in capsys.readouterr().err
 
-    assert main(["--drop", name, "--drop", "dcp", "--results", str(results)]) == 0
+    assert main(["--drop", name, "--drop", "dcp", "--output", str(results)]) == 0
     printed = capsys.readouterr().out
     assert f"dropped  {name}: 3 row(s) of leaderboard.parquet" in printed and "cache/dcp/" in printed
     for f, spec in TABLES.items():  # gone from every table; the other methods' rows are unchanged
@@ -71,6 +71,6 @@ def test_drop_removes_a_method_from_every_file(bench_root: Path, tmp_path: Path,
     info = json.loads((results / BENCHMARK_FILE).read_text())
     assert set(info["rows"]["test"]) == {"identity"} and len(info["runs"]) == 1
     assert "`dcp`" not in (results / README_FILE).read_text()
-    assert main(["--drop", "dcp", "--results", str(results)]) == 2  # nothing of it is left
-    assert main(["--drop", "dcp", "--results", str(tmp_path / "nowhere")]) == 2
+    assert main(["--drop", "dcp", "--output", str(results)]) == 2  # nothing of it is left
+    assert main(["--drop", "dcp", "--output", str(tmp_path / "nowhere")]) == 2
     assert "not a results folder" in capsys.readouterr().err

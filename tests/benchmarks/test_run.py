@@ -20,7 +20,7 @@ FAST = "aligned_psnr,brisque"  # one reference metric (flow alignment) + one no-
 
 
 def _run(root: Path, results: Path, *extra: str, checkpoint: Path | None = None) -> int:
-    args = ["--data", str(root), "--results", str(results), "--no-progress", *extra]
+    args = ["--root", str(root), "--output", str(results), "--no-progress", *extra]
     if checkpoint is not None:
         args = ["--method", "selfsvd", "--checkpoint", str(checkpoint), *args]
     return main(args)
@@ -328,7 +328,7 @@ def test_unknown_metric(bench_root: Path, tmp_path: Path, capsys):
 def test_unprepared_data(tmp_path: Path, capsys):
     folder = tmp_path / "not-prepared"
     folder.mkdir()
-    assert main(["--method", "identity", "--data", str(folder), "--results", str(tmp_path / "r"),
+    assert main(["--method", "identity", "--root", str(folder), "--output", str(tmp_path / "r"),
                  "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "python -m lsvd.prepare" in err and str(folder) in err
@@ -403,8 +403,8 @@ def test_real_clips_no_reference_metrics(real_clips: Path, tmp_path: Path):
     n_clips = len(Manifest.load(root).clips)
     assert n_clips >= 1
     out = tmp_path / "out"
-    assert main(["--method", "identity", "--metrics", "niqe,brisque,piqe,fade", "--data", str(root),
-                 "--split", "all", "--results", str(out), "--no-progress"]) == 0
+    assert main(["--method", "identity", "--metrics", "niqe,brisque,piqe,fade", "--root", str(root),
+                 "--split", "all", "--output", str(out), "--no-progress"]) == 0
     board = _board(out)
     for metric in ("niqe", "brisque", "piqe", "fade"):
         row = _row(board, "identity", metric)
@@ -509,12 +509,12 @@ def test_masks_that_cannot_be_computed_fail_clearly(root_without_masks: Path, be
     assert "No space left" in err and "python -m lsvd.masks" in err and "--no-masks" in err
     assert not (tmp_path / "r" / "leaderboard.parquet").exists()
     # --no-masks cannot train SelfSVD here: its training hides the PS features under masks
-    assert main(["--method", "selfsvd", "--data", str(root_without_masks), "--results", str(tmp_path / "r"),
+    assert main(["--method", "selfsvd", "--root", str(root_without_masks), "--output", str(tmp_path / "r"),
                  "--no-masks", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "--no-masks: selfsvd would train here" in err and "python -m lsvd.masks" in err and "--checkpoint" in err
     # methods that read no masks need none
-    assert main(["--method", "dcp", "--data", str(root_without_masks), "--results", str(tmp_path / "r"),
+    assert main(["--method", "dcp", "--root", str(root_without_masks), "--output", str(tmp_path / "r"),
                  "--metrics", "brisque", "--no-media", "--no-progress"]) == 0
 
 
@@ -536,7 +536,7 @@ def test_config_validation_names_every_problem_at_once(bench_root: Path, tmp_pat
     for expected in ("10 problems", "unknown method 'selfsv'; did you mean selfsvd", f"{tmp_path / 'nowhere'} is not "
                      "a folder", "did you mean niqe", "--split 'a/b'", "--device gpu", "--flow raft: expected one of",
                      "--shard-index 2", "--checkpoint dcp=", "dcp is not a method of this run", "does not exist",
-                     f"--data {tmp_path}: not a prepared dataset root", "python -m lsvd.prepare"):
+                     f"--root {tmp_path}: not a prepared dataset root", "python -m lsvd.prepare"):
         assert expected in message, expected
     for config in (BenchmarkConfig(methods="dcp"), BenchmarkConfig(methods=[], identity=False),
                    BenchmarkConfig(methods=["dcp"], metrics=[]), BenchmarkConfig(methods=["dcp"], merge=True,
@@ -558,14 +558,14 @@ def test_mistyped_method_exits_2_before_any_work(tmp_path: Path, monkeypatch: py
         monkeypatch.setattr(run_mod, name, no_work)
     monkeypatch.setattr(methods_mod, "create_method", no_work)
     fresh = tmp_path / "fresh"
-    assert main(["--method", "selfsv", "--results", str(fresh), "--no-progress"]) == 2
+    assert main(["--method", "selfsv", "--output", str(fresh), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "unknown method 'selfsv'" in err and "did you mean selfsvd" in err
     assert not fresh.exists()  # nothing written
     earlier = tmp_path / "earlier"
     earlier.mkdir()
     (earlier / "leaderboard.parquet").write_bytes(b"kept as it is")
-    assert main(["--method", "identity", "--method", f"external:{tmp_path / 'CycleGAN'}", "--results", str(earlier),
+    assert main(["--method", "identity", "--method", f"external:{tmp_path / 'CycleGAN'}", "--output", str(earlier),
                  "--no-progress"]) == 2
     assert f"external:{tmp_path / 'CycleGAN'}: {tmp_path / 'CycleGAN'} is not a folder" in capsys.readouterr().err
     assert sorted(p.name for p in earlier.iterdir()) == ["leaderboard.parquet"]
@@ -601,7 +601,7 @@ def test_resolved_config_and_readme_are_saved_with_the_results(full_run: Path, b
     assert info["rows"] == {"test": {"identity": run_id, "selfsvd": run_id}} and list(info["runs"]) == [run_id]
     config = BenchmarkConfig.from_dict(info["runs"][run_id]["config"])
     assert config == BenchmarkConfig(methods=["selfsvd"], data=str(bench_root), checkpoints={"selfsvd": str(bench_run)},
-                                     results=str(full_run))
+                                     results=str(full_run), device="cpu")  # --device auto, recorded as resolved
     assert config.metrics == list(DEFAULT_METRICS)  # resolved: the names scored, not None
     command = shlex.split(info["runs"][run_id]["command"])
     assert command[:3] == ["python", "-m", "benchmarks.run"]

@@ -102,7 +102,7 @@ def test_traversing_clip_id_is_refused_on_load_and_masks_touch_nothing(bad: str,
         Manifest.load(lsvd_root)
     assert "clips.clip_id" in str(err.value) and "prepare" in str(err.value)
     for _ in range(2):
-        assert masks_main([str(lsvd_root), "--no-progress"]) == 2
+        assert masks_main(["--root", str(lsvd_root), "--no-progress"]) == 2
         assert_untouched(victim)
     assert "unsafe name" in capsys.readouterr().err
 
@@ -116,7 +116,7 @@ def test_traversing_clip_id_never_reaches_the_benchmark_media(tiny_synthetic_roo
     tamper(root, *rename_clip("../../../../victim"))
     results = tmp_path / "a" / "results"  # results/media/test/../../../../victim is tmp_path/victim
     for _ in range(2):  # the reported bug wrote on the first run and deleted on the second
-        assert bench_main(["--method", "identity", "--data", str(root), "--results", str(results),
+        assert bench_main(["--method", "identity", "--root", str(root), "--output", str(results),
                            "--metrics", "brisque", "--no-progress"]) == 2
         assert_untouched(victim)
     assert "unsafe name" in capsys.readouterr().err
@@ -203,7 +203,7 @@ def test_corrupt_info_json_is_repaired_by_the_advised_rerun(damage: bytes, lsvd_
 
 def test_corrupt_info_json_still_protects_a_root_of_another_source(lsvd_root: Path, capsys):
     (lsvd_root / INFO_FILE).write_text("{")
-    assert prepare_main(["--synthetic", "--preset", "tiny", "--root", str(lsvd_root), "--no-progress"]) == 2
+    assert prepare_main(["--synthetic", "--data-preset", "tiny", "--root", str(lsvd_root), "--no-progress"]) == 2
     assert "'lsvd' source" in capsys.readouterr().err
 
 
@@ -241,7 +241,7 @@ def test_a_second_writer_is_refused_while_one_runs(end: str, lsvd_root: Path, tm
         src = str(tmp_path / "src" / "LSVD")
         assert prepare_main(["--lsvd", src, "--root", str(lsvd_root), "--no-progress"]) == 2
         assert "another process is writing this dataset root" in capsys.readouterr().err
-        assert masks_main([str(lsvd_root), "--no-progress"]) == 2
+        assert masks_main(["--root", str(lsvd_root), "--no-progress"]) == 2
         assert "another process is writing" in capsys.readouterr().err
         snapshot.pop(lsvd_root / "meta" / ".lock", None)
         now = {p: p.read_bytes() for p in lsvd_root.rglob("*") if p.is_file() and p.name != ".lock"}

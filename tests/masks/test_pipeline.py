@@ -139,13 +139,13 @@ def test_cli_and_prepare_masks(tmp_path: Path, capsys):
     from lsvd.masks.__main__ import main
 
     assert main(["--list-flows"]) == 0 and "dis" in capsys.readouterr().out
-    assert prepare_main(["--preset", "tiny", "--root", str(tmp_path / "r"), "--no-progress", "--masks"]) == 0
+    assert prepare_main(["--data-preset", "tiny", "--root", str(tmp_path / "r"), "--no-progress", "--masks"]) == 0
     out = capsys.readouterr().out
     assert "masks          mode official, flow dis" in out
-    assert main([str(tmp_path / "r"), "--no-progress"]) == 0 and "0 computed" in capsys.readouterr().out
-    assert main([str(tmp_path / "r"), "--flow", "raft", "--mode", "ps", "--no-progress"]) == 2
+    assert main(["--root", str(tmp_path / "r"), "--no-progress"]) == 0 and "0 computed" in capsys.readouterr().out
+    assert main(["--root", str(tmp_path / "r"), "--flow", "raft", "--mode", "ps", "--no-progress"]) == 2
     assert "unknown flow" in capsys.readouterr().err
-    assert main([str(tmp_path / "nowhere"), "--no-progress"]) == 2
+    assert main(["--root", str(tmp_path / "nowhere"), "--no-progress"]) == 2
 
 
 def test_real_clips_in_one_command(real_clips: Path, tmp_path: Path, capsys):

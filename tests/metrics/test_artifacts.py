@@ -150,8 +150,8 @@ def test_benchmark_reports_periodic_energy(tiny_synthetic_root: Path, tmp_path: 
     from benchmarks.run import main
 
     out = tmp_path / "results"
-    assert main(["--method", checkerboard_method, "--metrics", "periodic_energy,brisque", "--data",
-                 str(tiny_synthetic_root), "--results", str(out), "--no-progress", "--no-media"]) == 0
+    assert main(["--method", checkerboard_method, "--metrics", "periodic_energy,brisque", "--root",
+                 str(tiny_synthetic_root), "--output", str(out), "--no-progress", "--no-media"]) == 0
     board = pd.read_parquet(out / "leaderboard.parquet").set_index(["method", "metric"])
     identity = board.loc[("identity", "periodic_energy")]
     assert identity["status"] == "ok" and identity["value"] == 0.0

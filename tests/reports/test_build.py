@@ -21,7 +21,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def report(tiny_results: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report") / "report"
-    assert main(["--results", str(tiny_results), "--out", str(out)]) == 0
+    assert main(["--results", str(tiny_results), "--output", str(out)]) == 0
     return out
 
 
@@ -92,7 +92,7 @@ def test_bad_input_says_what_to_do(tmp_path: Path, tiny_results: Path, capsys: p
     assert main(["--results", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "python -m benchmarks.run" in err
-    assert main(["--results", str(tiny_results), "--out", str(tmp_path / "o"), "--split", "train"]) == 2
+    assert main(["--results", str(tiny_results), "--output", str(tmp_path / "o"), "--split", "train"]) == 2
     assert "split(s) ['train'] are not in" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--results", str(tiny_results), "--zoom", "0.5,0.5,2,0.1"])
@@ -134,13 +134,13 @@ def test_out_never_replaces_the_results_or_an_unrelated_folder(tiny_results: Pat
     results = tmp_path / "work" / "results"
     shutil.copytree(tiny_results, results, ignore=shutil.ignore_patterns("report", "cache"))
     for out in (results, results.parent):
-        assert main(["--results", str(results), "--out", str(out)]) == 2
+        assert main(["--results", str(results), "--output", str(out)]) == 2
         assert "which building the report would replace" in capsys.readouterr().err
     unrelated = tmp_path / "notes"
     unrelated.mkdir()
     (unrelated / "draft.tex").write_text("keep me")
-    assert main(["--results", str(results), "--out", str(unrelated)]) == 2
+    assert main(["--results", str(results), "--output", str(unrelated)]) == 2
     assert "not a report" in capsys.readouterr().err and (unrelated / "draft.tex").read_text() == "keep me"
     assert (results / "leaderboard.parquet").is_file()
-    assert main(["--results", str(results), "--out", str(tmp_path / "r")]) == 0
-    assert main(["--results", str(results), "--out", str(tmp_path / "r")]) == 0  # an earlier report is replaced
+    assert main(["--results", str(results), "--output", str(tmp_path / "r")]) == 0
+    assert main(["--results", str(results), "--output", str(tmp_path / "r")]) == 0  # an earlier report is replaced

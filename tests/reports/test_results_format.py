@@ -30,7 +30,7 @@ METRICS = "brisque"  # no-reference, no flow: the fastest metric
 
 def _run(root: Path, results: Path, *methods: str, media: bool = False) -> int:
     args = [a for m in methods for a in ("--method", m)]
-    return main([*args, "--data", str(root), "--results", str(results), "--metrics", METRICS, "--no-progress",
+    return main([*args, "--root", str(root), "--output", str(results), "--metrics", METRICS, "--no-progress",
                  *([] if media else ["--no-media"])])
 
 
@@ -105,7 +105,7 @@ def test_another_major_format_is_refused_by_every_reader_and_writer(version: str
     assert f"results format {version}" in err and ("Upgrade the toolkit" in err) == (version == "2.0")
     assert _run(tiny_synthetic_root, results, "dcp") == 2
     assert f"results format {version}" in capsys.readouterr().err
-    assert main(["--drop", "dcp", "--results", str(results)]) == 2
+    assert main(["--drop", "dcp", "--output", str(results)]) == 2
     assert f"results format {version}" in capsys.readouterr().err
     assert _files(results) == before  # nothing written
     # a newer minor version only adds: it is read

@@ -11,7 +11,7 @@ from lsvd.train.config import TrainConfig, load_config
 
 @pytest.fixture(scope="session")
 def tiny_root(tiny_synthetic_root: Path) -> Path:
-    """``python -m lsvd.prepare --synthetic --preset tiny --masks``: 2 train + 2 test clips, 12 frames, 64x96."""
+    """``python -m lsvd.prepare --synthetic --data-preset tiny --masks``: 2 train + 2 test clips, 12 frames, 64x96."""
     return tiny_synthetic_root
 
 

@@ -187,7 +187,7 @@ def test_train_cli_unsafe_files_exit_2(tiny_root: Path, tmp_path: Path, unsafe_p
     from lsvd.train.__main__ import main
 
     path, marker = unsafe_pth
-    base = ["--preset", "tiny", "--data", str(tiny_root), "--no-progress"]
+    base = ["--preset", "tiny", "--root", str(tiny_root), "--no-progress"]
     for name, sets in (("stage1", ["method=selfsvd_star", f"stage1={path}"]),
                        ("flow", ["flow=pwcnet", f"flow_weights={path}"])):
         args = [a for s in sets for a in ("--set", s)]

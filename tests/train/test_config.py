@@ -152,7 +152,7 @@ def test_model_sizes_are_the_architectures_own(tiny_root: Path, monkeypatch: pyt
 def test_validate_data_and_stage1(tmp_path: Path, tiny_root: Path) -> None:
     with pytest.raises(ConfigError, match="python -m lsvd.prepare"):
         load_config("tiny", data=str(tmp_path)).validate()
-    with pytest.raises(ConfigError, match="--data ROOT"):
+    with pytest.raises(ConfigError, match="--root ROOT"):
         load_config("tiny").validate()
     star = load_config("paper-star", data=str(tiny_root))
     with pytest.raises(ConfigError, match="stage1: selfsvd_star needs"):

@@ -183,7 +183,7 @@ def test_ddp_two_processes(tiny_root: Path, tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "lsvd.train",
-         "--preset", "tiny", "--data", str(tiny_root), "--run-dir", str(run), "--no-progress",
+         "--preset", "tiny", "--root", str(tiny_root), "--run-dir", str(run), "--no-progress",
          "--set", "iters=2", "--set", "workers=0"],
         capture_output=True, text=True, timeout=240, env=env, cwd=Path(__file__).resolve().parents[2])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -16,7 +16,7 @@ def test_list_presets(capsys: pytest.CaptureFixture) -> None:
 
 
 def test_show_config(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
-    assert main(["--show-config", "--preset", "paper", "--set", "iters=10", "--data", str(tmp_path)]) == 0
+    assert main(["--show-config", "--preset", "paper", "--set", "iters=10", "--root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "\niters = 10\n" in out and "\nlr_g = 0.0001\n" in out and 'model = "paper"' in out
 
@@ -28,18 +28,18 @@ def test_bad_set_exits_2(capsys: pytest.CaptureFixture) -> None:
 
 
 def test_unprepared_data_exits_2(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
-    assert main(["--preset", "tiny", "--data", str(tmp_path), "--run-dir", str(tmp_path / "run")]) == 2
+    assert main(["--preset", "tiny", "--root", str(tmp_path), "--run-dir", str(tmp_path / "run")]) == 2
     assert "python -m lsvd.prepare" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
 
 def test_missing_run_dir_exits_2(capsys: pytest.CaptureFixture, tiny_root: Path) -> None:
-    assert main(["--preset", "tiny", "--data", str(tiny_root)]) == 2
+    assert main(["--preset", "tiny", "--root", str(tiny_root)]) == 2
     assert "--run-dir" in capsys.readouterr().err
 
 
 def test_existing_run_dir_exits_2(capsys: pytest.CaptureFixture, tiny_root: Path, finished_run: Path) -> None:
-    assert main(["--preset", "tiny", "--data", str(tiny_root), "--run-dir", str(finished_run), "--no-progress"]) == 2
+    assert main(["--preset", "tiny", "--root", str(tiny_root), "--run-dir", str(finished_run), "--no-progress"]) == 2
     assert "--resume" in capsys.readouterr().err
 
 
