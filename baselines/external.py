@@ -29,6 +29,7 @@ when the same files are copied to another machine, e.g. for sharded runs).
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ from lsvd.errors import LsvdError
 from lsvd.io.hashing import file_sha256
 from lsvd.io.images import IMAGE_SUFFIXES
 from lsvd.io.video import VIDEO_SUFFIXES
+
+log = logging.getLogger(__name__)
 
 _TRAILING_NUMBER = re.compile(r"(\d+)$")
 #: ``(path, size, mtime_ns) -> sha256``: files are hashed once per process.
@@ -181,13 +184,17 @@ class ExternalOutputs(Method):
     # -- reading -------------------------------------------------------------------------------------------------
     def _read(self, entry: Path, numbers: list[int]) -> dict[int, np.ndarray]:
         if entry.is_dir():
-            from lsvd.io.images import read_rgb
+            from lsvd.io.images import read_rgb, scan_frame_folder
 
-            files = _image_files(entry)
-            if all(p.stem.isdigit() for p in files):
-                by_number = {int(p.stem): p for p in files}
+            numbered, skipped = scan_frame_folder(entry)
+            if not any(e.kind == "non_integer_name" for e in skipped):  # the frame-folder rule of lsvd.io.images
+                for e in skipped:
+                    log.warning("%s: %s: skipped (%s): %s", self.name, e.path, e.kind, e.message)
+                by_number = {f.number: entry / f.name for f in numbered}
+                files = list(by_number.values())
                 how = "files named by frame number"
-            else:
+            else:  # outputs named otherwise (frame_a.png, ...): taken in sorted name order
+                files = _image_files(entry)
                 by_number = dict(enumerate(files))
                 how = "files in sorted order"
             missing = [n for n in numbers if n not in by_number]

@@ -104,24 +104,19 @@ def _read_video(path: Path) -> _Clip:
 
 
 def _read_folder(path: Path) -> _Clip:
-    from lsvd.io.images import read_rgb
+    from lsvd.io.images import read_rgb, scan_frame_folder
 
-    numbered: list[tuple[int, Path]] = []
-    for p in path.iterdir():
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
-            try:
-                numbered.append((int(p.stem), p))
-            except ValueError:
-                continue
-    if not numbered:
+    frames, skipped = scan_frame_folder(path)
+    for entry in skipped:
+        log.warning("%s: skipped (%s): %s", entry.path, entry.kind, entry.message)
+    if not frames:
         raise DesmokeError(f"{path}: no integer-named frames found (expected files like 00000000.png with a "
                            f"suffix in {', '.join(IMAGE_SUFFIXES)})")
-    numbered.sort()
     try:
-        frames = [read_rgb(p) for _, p in numbered]
+        pixels = [read_rgb(path / f.name) for f in frames]
     except Exception as exc:
         raise DesmokeError(f"{path}: cannot read a frame ({exc})") from exc
-    return _Clip(frames, [p.stem for _, p in numbered], None, None)
+    return _Clip(pixels, [Path(f.name).stem for f in frames], None, None)
 
 
 def _read_prepared(spec: str) -> _Clip:
@@ -332,8 +327,9 @@ def desmoke(
         flow_backend = create_flow("dis")
     mask_t, mask_used = _masks(frames, mask, flow_backend)
 
-    lqs = torch.from_numpy(np.stack(frames[1:])).permute(0, 3, 1, 2).float().div_(255.0)
-    ps_t = torch.from_numpy(frames[0]).permute(2, 0, 1).float().div_(255.0)
+    from lsvd.io.pixels import to_tensor
+
+    lqs, ps_t = to_tensor(np.stack(frames[1:])), to_tensor(frames[0])
     out = desmoke_clip(model, lqs, ps_t, mask_t, window=window, mode=mode, device=device, progress=progress,
                        dtype=torch.bfloat16 if bf16 else None)
     images = to_uint8(out)

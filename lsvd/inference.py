@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from lsvd.io import pixels
+
 __all__ = ["MODES", "desmoke_clip", "official_windows", "overlapping_windows", "to_uint8"]
 
 #: Accepted ``mode`` values of :func:`desmoke_clip`.
@@ -211,5 +213,4 @@ def to_uint8(frames: torch.Tensor) -> np.ndarray:
     if not isinstance(frames, torch.Tensor) or frames.ndim != 4 or frames.shape[1] != 3:
         found = tuple(frames.shape) if isinstance(frames, torch.Tensor) else type(frames).__name__
         raise ValueError(f"frames: expected (T, 3, H, W), found {found}")
-    x = frames.detach().float().cpu().clamp(0.0, 1.0).permute(0, 2, 3, 1).numpy()
-    return (x * 255.0).round().astype(np.uint8)
+    return pixels.to_uint8(frames)

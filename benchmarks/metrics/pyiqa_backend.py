@@ -153,13 +153,13 @@ def _create(name: str) -> Any:
 
 def _to_tensor(frame: np.ndarray, label: str) -> Any:
     """RGB ``(H, W, 3)`` uint8 or float in [0, 1] -> float32 ``(1, 3, H, W)`` in [0, 1]."""
-    import torch
 
     arr = check_image(frame, label)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"{label}: expected an RGB array (H, W, 3), found {arr.shape}")
-    x = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None].float()
-    return x / 255.0 if arr.dtype == np.uint8 else x
+    from lsvd.io.pixels import to_tensor
+
+    return to_tensor(arr)[None]
 
 
 def _score(name: str, frame: np.ndarray) -> float:

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 
 from benchmarks.metrics.base import METRICS, Metric, as_float255, check_image
 from lsvd.flow.base import FlowBackend, backward_warp, create_flow
+from lsvd.io.pixels import to_tensor, to_uint8
 
 __all__ = ["BLUR_KERNEL_SIZE", "BLUR_SIGMA", "CLEAN_PSNR_CAP_DB", "AlignedFrame", "align_to_reference",
            "aligned_psnr", "aligned_score", "aligned_ssim", "ciede2000", "gaussian_blur", "gaussian_kernel1d",
@@ -138,13 +139,12 @@ def gaussian_blur(image: torch.Tensor, kernel_size: int = BLUR_KERNEL_SIZE, sigm
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
     """uint8 RGB ``(H, W, 3)`` -> float32 ``(1, 3, H, W)`` in [0, 1] (the official ``/255`` float32); float
     input in [0, 1] is taken as is."""
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
-    return x.float() / 255.0 if image.dtype == np.uint8 else x.float()
+    return to_tensor(image)[None]
 
 
 def _tensor2img(x: torch.Tensor) -> np.ndarray:
     """MMEditing ``tensor2img`` for one RGB image: clamp [0, 1], x255, round, uint8 (kept RGB here)."""
-    return (x[0].clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return to_uint8(x[0])
 
 
 class AlignedFrame(np.ndarray):

@@ -36,6 +36,7 @@ import torch
 
 from benchmarks.metrics.base import METRICS, Metric, check_image
 from lsvd.flow.base import FlowBackend, flow_warp
+from lsvd.io.pixels import to_tensor
 
 #: Forward-backward consistency constants (Lai et al. 2018; Sundaram et al. 2010).
 OCC_ALPHA = 0.01
@@ -48,9 +49,7 @@ def _frames_to_tensor(frames: Sequence[np.ndarray] | np.ndarray, label: str) -> 
     arr = np.stack([np.asarray(f) for f in frames]) if not isinstance(frames, np.ndarray) else frames
     if arr.ndim != 4 or arr.shape[-1] != 3:
         raise ValueError(f"{label}: expected RGB frames (T, H, W, 3), found {arr.shape}")
-    arr = check_image(arr, label)
-    x = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float()
-    return x / 255.0 if arr.dtype == np.uint8 else x
+    return to_tensor(check_image(arr, label))
 
 
 def non_occluded_mask(flow_fw: torch.Tensor, flow_bw: torch.Tensor) -> torch.Tensor:

@@ -29,6 +29,7 @@ from torch.utils.data import Dataset
 from lsvd.data.frames import load_frames
 from lsvd.data.manifest import Manifest
 from lsvd.io.images import read_gray, read_rgb
+from lsvd.io.pixels import to_tensor
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,8 @@ def _clips(manifest: Manifest, split: str | None) -> list[_Clip]:
 
 
 def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    """uint8 (H, W, 3) -> float32 (3, H, W) in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).float().div_(255.0)
+    """uint8 (H, W, 3) -> float32 (3, H, W) in [0, 1] (:func:`lsvd.io.pixels.to_tensor`)."""
+    return to_tensor(rgb)
 
 
 class _ClipDataset(Dataset):

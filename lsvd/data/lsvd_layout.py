@@ -46,15 +46,7 @@ from lsvd.constants import (
 )
 from lsvd.data.problems import ProblemLog, Skipped
 from lsvd.io.hashing import digest, file_sha256
-from lsvd.io.images import IMAGE_SUFFIXES, ImageError, probe_image
-
-
-@dataclass(frozen=True)
-class _File:
-    name: str
-    number: int
-    size: int
-    mtime_ns: int
+from lsvd.io.images import FrameFile, ImageError, probe_image, scan_frame_folder
 
 
 @dataclass
@@ -67,38 +59,16 @@ class IndexResult:
     indexed: int
 
 
-def _list_frames(folder: Path, log: ProblemLog | None) -> list[_File]:
-    """Integer-named image files of ``folder`` sorted by integer; other entries are reported."""
-    files: list[_File] = []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            stem, suffix = os.path.splitext(entry.name)
-            if not entry.is_file():
-                if log is not None:
-                    log.add("unexpected_entry", entry.path, "expected only frame image files in a clip folder, "
-                            "found a sub-folder; move it out", "file")
-                continue
-            if suffix.lower() not in IMAGE_SUFFIXES:
-                if log is not None:
-                    log.add("not_an_image", entry.path, f"expected image files ({', '.join(IMAGE_SUFFIXES)}), "
-                            f"found {suffix or 'no extension'}; move it out of the clip folder", "file")
-                continue
-            try:
-                number = int(stem)
-            except ValueError:
-                if log is not None:
-                    log.add("non_integer_name", entry.path, "expected integer frame names such as 00000012.png "
-                            "(frames are ordered by that integer); rename the file", "file")
-                continue
-            st = entry.stat()
-            files.append(_File(entry.name, number, st.st_size, st.st_mtime_ns))
-    files.sort(key=lambda f: f.number)
-    return files
+def _list_frames(folder: Path, log: ProblemLog | None) -> list[FrameFile]:
+    """The frames of ``folder`` (:func:`lsvd.io.images.scan_frame_folder`); other entries go to ``log``."""
+    frames, skipped = scan_frame_folder(folder)
+    if log is not None:
+        for entry in skipped:
+            log.add(entry.kind, entry.path, entry.message, "file")
+    return frames
 
 
-def _fingerprint(*listings: list[_File] | None) -> str:
+def _fingerprint(*listings: list[FrameFile] | None) -> str:
     return digest([[(f.name, f.size, f.mtime_ns) for f in listing or ()] for listing in listings])
 
 
@@ -110,7 +80,7 @@ def manifest_path(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def _side_paths(kind: str, folder: Path, files: list[_File], frame_files: list[_File],
+def _side_paths(kind: str, folder: Path, files: list[FrameFile], frame_files: list[FrameFile],
                 expect: tuple[int, int], root_rel: str, log: ProblemLog) -> list[str | None] | None:
     """Paths of a side folder (masks/clean/density) matched to frames by number, after checks."""
     by_number = {f.number: f for f in files}
@@ -147,7 +117,7 @@ def _side_paths(kind: str, folder: Path, files: list[_File], frame_files: list[_
     return [f"{root_rel}/{by_number[f.number].name}" for f in frame_files]
 
 
-def _check_gaps(clip_dir: Path, frames: list[_File], log: ProblemLog) -> None:
+def _check_gaps(clip_dir: Path, frames: list[FrameFile], log: ProblemLog) -> None:
     """Report missing frame numbers: steps longer than the clip's usual step (``frame_gap``).
 
     A warning only (``skipped="nothing"``): the clip is indexed with its frames in order, since a
@@ -172,7 +142,7 @@ def _check_gaps(clip_dir: Path, frames: list[_File], log: ProblemLog) -> None:
                 "this if the numbering skips on purpose", "nothing")
 
 
-def _index_clip(clip_dir: Path, split: str, src: Path, root: Path, frames: list[_File],
+def _index_clip(clip_dir: Path, split: str, src: Path, root: Path, frames: list[FrameFile],
                 fingerprint: str, log: ProblemLog, licence: str, hash_fn: Callable[[Path], str] | None,
                 ) -> tuple[dict, dict[str, list]] | None:
     clip_id = clip_dir.name

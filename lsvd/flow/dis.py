@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from lsvd.flow.base import FLOWS, FlowBackend, check_image_pair
+from lsvd.io.pixels import to_uint8
 
 #: ``cv2.DISOpticalFlow_create`` presets, by name.
 DIS_PRESETS: dict[str, int] = {
@@ -31,7 +32,7 @@ def _pad(gray: np.ndarray) -> np.ndarray:
 
 def _to_gray_u8(image: torch.Tensor) -> np.ndarray:
     """``(3, H, W)`` float RGB in [0, 1] -> ``(H, W)`` uint8 luma (``cv2.COLOR_RGB2GRAY``)."""
-    rgb = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    rgb = to_uint8(image)
     return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
 
 

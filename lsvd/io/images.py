@@ -26,6 +26,59 @@ class ImageError(LsvdError, ValueError):
 
 
 @dataclass(frozen=True)
+class FrameFile:
+    """One frame file of a frame folder: its name, frame number (the integer file stem), size and mtime."""
+
+    name: str
+    number: int
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class SkippedEntry:
+    """An entry of a frame folder that is not a frame: ``kind`` (a stable slug) and why, what to do."""
+
+    path: str
+    kind: str
+    message: str
+
+
+def scan_frame_folder(folder: str | os.PathLike[str]) -> tuple[list[FrameFile], list[SkippedEntry]]:
+    """The frames of a folder of integer-named images, by number, and every other entry with the reason.
+
+    The one rule for frame folders: a frame is a file with an image suffix (:data:`IMAGE_SUFFIXES`)
+    whose stem is an integer (``00000012.png`` is frame 12); hidden entries are ignored; anything
+    else, and a number given by two files (``1.png``, ``01.jpg``), is skipped and returned with a
+    message saying what to do. Headers are not read (see :func:`probe_image`).
+    """
+    frames: dict[int, FrameFile] = {}
+    skipped: list[SkippedEntry] = []
+    with os.scandir(folder) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.name.startswith("."):
+                continue
+            stem, suffix = os.path.splitext(entry.name)
+            if not entry.is_file():
+                skipped.append(SkippedEntry(entry.path, "unexpected_entry", "expected only frame image files in a "
+                                            "frame folder, found a sub-folder; move it out"))
+            elif suffix.lower() not in IMAGE_SUFFIXES:
+                skipped.append(SkippedEntry(entry.path, "not_an_image", f"expected image files "
+                                            f"({', '.join(IMAGE_SUFFIXES)}), found {suffix or 'no extension'}; "
+                                            "move it out of the frame folder"))
+            elif not stem.isdecimal():
+                skipped.append(SkippedEntry(entry.path, "non_integer_name", "expected integer frame names such as "
+                                            "00000012.png (frames are ordered by that integer); rename the file"))
+            elif int(stem) in frames:
+                skipped.append(SkippedEntry(entry.path, "duplicate_frame_number", f"frame number {int(stem)} is also "
+                                            f"{frames[int(stem)].name}; keep one of them"))
+            else:
+                st = entry.stat()
+                frames[int(stem)] = FrameFile(entry.name, int(stem), st.st_size, st.st_mtime_ns)
+    return [frames[n] for n in sorted(frames)], skipped
+
+
+@dataclass(frozen=True)
 class ImageHeader:
     """What a file's header says: size in pixels and channel count."""
 
