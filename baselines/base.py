@@ -21,6 +21,8 @@ import numpy as np
 
 from lsvd.io.hashing import digest
 
+__all__ = ["Clip", "Method"]
+
 
 @dataclass
 class Clip:

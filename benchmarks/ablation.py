@@ -32,6 +32,8 @@ import pandas as pd
 
 from lsvd.cli import add_option, add_root, command_parser, parse, run
 
+__all__ = ["ABLATION_METHODS", "TRUTH_METRICS", "build_parser", "main", "render", "run_ablation", "summarise"]
+
 log = logging.getLogger("benchmarks.ablation")
 
 #: The full method and the paper's ablations (baselines.learned.selfsvd).

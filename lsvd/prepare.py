@@ -48,6 +48,9 @@ from lsvd.data.manifest import Manifest, ManifestError, refuse_newer_format, roo
 from lsvd.data.problems import BadInputError, ProblemLog
 from lsvd.io.atomic import write_json
 
+__all__ = ["PrepareSummary", "build_parser", "default_root", "main", "prepare_lsvd", "prepare_synthetic",
+    "prepare_videos", "synthetic_root"]
+
 log = logging.getLogger(__name__)
 
 

@@ -21,6 +21,8 @@ from typing import Any
 
 from lsvd.threads import usable_cpus
 
+__all__ = ["git_commit", "machine", "provenance", "toolkit", "toolkit_checkout", "versions"]
+
 _LIBRARIES = ("numpy", "torch", "numba", "opencv-python-headless", "av", "pyarrow", "pandas", "scikit-image",
               "safetensors", "datasets")
 #: The distribution name in the toolkit's ``pyproject.toml`` (``[project] name``).

@@ -21,6 +21,8 @@ import os
 import time
 from pathlib import Path
 
+__all__ = ["busy_cpus", "choose_threads", "configure_threads", "usable_cpus"]
+
 log = logging.getLogger(__name__)
 
 

@@ -31,6 +31,8 @@ from lsvd.data.manifest import Manifest
 from lsvd.io.images import read_gray, read_rgb
 from lsvd.io.pixels import to_tensor
 
+__all__ = ["TestClips", "TrainWindows"]
+
 log = logging.getLogger(__name__)
 
 

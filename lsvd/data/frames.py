@@ -10,6 +10,8 @@ from lsvd.constants import STORAGE_VIDEO
 from lsvd.io.images import read_rgb
 from lsvd.io.video import read_frames
 
+__all__ = ["load_frames"]
+
 
 def load_frames(storage: str, paths: Sequence[str], numbers: Sequence[int], indices: Sequence[int]
                 ) -> list[np.ndarray]:

@@ -48,6 +48,8 @@ from lsvd.data.problems import ProblemLog, Skipped
 from lsvd.io.hashing import digest, file_sha256
 from lsvd.io.images import FrameFile, ImageError, probe_image, scan_frame_folder
 
+__all__ = ["IndexResult", "index_lsvd", "manifest_path"]
+
 
 @dataclass
 class IndexResult:

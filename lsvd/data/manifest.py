@@ -46,6 +46,10 @@ from lsvd.errors import LsvdError
 from lsvd.io.atomic import atomic_path, write_json
 from lsvd.io.paths import unsafe_name_reason
 
+__all__ = ["CLIP_SCHEMA", "COLUMN_DOCS", "FRAME_SCHEMA", "LOCK_FILE", "NAME_COLUMNS", "OPTIONAL_COLUMNS",
+    "PATH_COLUMNS", "Manifest", "ManifestError", "check_format_version", "check_root_safety", "content_id",
+    "in_place_sources", "refuse_newer_format", "root_lock", "write_manifest"]
+
 CLIP_SCHEMA = pa.schema(
     [
         ("clip_id", pa.string()),

@@ -13,6 +13,8 @@ from typing import Literal
 
 from lsvd.errors import LsvdError
 
+__all__ = ["BadInputError", "Problem", "ProblemLog"]
+
 Skipped = Literal["file", "clip", "video", "masks", "clean", "nothing"]
 
 

@@ -56,6 +56,8 @@ from lsvd.data.problems import ProblemLog
 from lsvd.io.hashing import digest
 from lsvd.io.video import VIDEO_SUFFIXES, VideoError, VideoInfo, iter_frames, iter_frames_in_background, probe_video
 
+__all__ = ["GivenClip", "VideoOptions", "detect_clips", "detect_ps_frame", "index_videos", "read_onsets"]
+
 if TYPE_CHECKING:
     from lsvd.data.smoke import FrameScan
 

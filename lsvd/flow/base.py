@@ -27,6 +27,8 @@ import torch.nn.functional as F
 
 from lsvd.registry import Registry
 
+__all__ = ["FLOWS", "FlowBackend", "backward_warp", "check_image_pair", "create_flow", "flow_warp", "list_flows"]
+
 #: Every flow backend, by name. Built-ins are imported on first use (never at toolkit import).
 FLOWS: Registry[Any] = Registry("flow", builtins=["lsvd.flow.dis", "lsvd.flow.pwcnet"])
 

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+__all__ = ["atomic_dir", "atomic_path", "write_bytes", "write_json", "write_text"]
+
 TMP_PREFIX = ".tmp-"
 
 

@@ -15,6 +15,9 @@ import numpy as np
 
 from lsvd.errors import LsvdError
 
+__all__ = ["IMAGE_SUFFIXES", "FrameFile", "ImageError", "ImageHeader", "SkippedEntry", "encode_png", "probe_image",
+    "read_gray", "read_rgb", "scan_frame_folder", "write_png"]
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from lsvd.errors import LsvdError
 
+__all__ = ["UnsafePathError", "check_name", "inside", "is_within", "lexically_outside", "unsafe_name_reason"]
+
 #: Characters a safe name may not contain: path separators, a drive colon, control characters.
 _UNSAFE = re.compile(r"[/\\:\x00-\x1f\x7f]")
 MAX_NAME_LENGTH = 200

@@ -17,6 +17,9 @@ import numpy as np
 
 from lsvd.errors import LsvdError
 
+__all__ = ["VIDEO_SUFFIXES", "VideoError", "VideoFrame", "VideoInfo", "iter_frames", "iter_frames_in_background",
+    "probe_video", "read_frames", "write_video"]
+
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg")
 
 

@@ -21,6 +21,8 @@ import torch
 
 from lsvd.errors import LsvdError
 
+__all__ = ["REPLACE_ADVICE", "CheckpointError", "load_safetensors_file", "load_torch_file", "reading"]
+
 REPLACE_ADVICE = "replace it with a complete copy (a copy or download may have been cut short)"
 #: Lines of torch's weights-only error that say nothing about the file itself.
 _TORCH_BOILERPLATE = ("weights only load failed", "please file an issue", "check the documentation", "re-running")

@@ -43,6 +43,8 @@ from lsvd.io.hashing import digest as hash_of
 from lsvd.io.images import write_png
 from lsvd.io.paths import inside
 
+__all__ = ["DEFAULT_MODE", "MODES", "MaskSummary", "add_mask_arguments", "clip_masks", "generate_masks", "plan_clip"]
+
 log = logging.getLogger(__name__)
 
 Mode = Literal["official", "ps"]

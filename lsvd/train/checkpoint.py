@@ -46,6 +46,10 @@ from lsvd.io.weights import (
     reading,
 )
 
+__all__ = ["DISCRIMINATOR_FILE", "GENERATOR_FILE", "STATE_FILE", "CheckpointError", "last_checkpoint",
+    "load_generator", "load_state", "metadata_flag", "read_generator_metadata", "resolve_generator_file",
+    "resume_error", "save_checkpoint", "verify_checkpoint"]
+
 GENERATOR_FILE = "generator.safetensors"
 DISCRIMINATOR_FILE = "discriminator.safetensors"
 STATE_FILE = "state.pt"

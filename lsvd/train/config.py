@@ -24,6 +24,9 @@ from typing import Any
 from lsvd.errors import LsvdError
 from lsvd.io.hashing import digest
 
+__all__ = ["ConfigError", "TrainConfig", "list_presets", "load_config", "parse_overrides", "preset_path",
+    "read_toml", "to_toml", "write_config"]
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10

@@ -47,6 +47,9 @@ from lsvd.train.checkpoint import (
 )
 from lsvd.train.config import ConfigError, TrainConfig, read_toml, write_config
 
+__all__ = ["CONFIG_FILE", "LOG_FILE", "RUN_FILE", "RunDirError", "evaluate_clean", "prepare_run_dir",
+    "resolve_device", "train"]
+
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.toml"
@@ -83,8 +86,9 @@ def _init_distributed(device_kind: str) -> _Dist:
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     """``auto`` -> ``cuda:<local_rank>`` when CUDA is available, else ``cpu``; ``cuda`` -> ``cuda:<local_rank>``."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
+    from lsvd.cli import resolve_device as resolve_auto
+
+    name = resolve_auto(name)
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device {name!r} asked for, but CUDA is not available here; use --device cpu")
     if name == "cuda":
