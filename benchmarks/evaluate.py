@@ -5,8 +5,10 @@
 Per-frame values are tidy rows ``(method, split, clip_id, frame_number, metric, value)``. For each
 ``(method, clip)`` the cache file ``CACHE/<method>/<split>/<clip_id>.parquet`` holds every value
 computed so far with a ``key`` column: the hash of the method's settings (weights), the clip's
-inputs (manifest fingerprint), the metric (name, parameter file hashes) and the flow backend.
-Re-running recomputes only the (clip, metric) pairs whose key changed or that are new.
+inputs (manifest fingerprint), the metric (name, parameter file hashes), the flow backend and the
+protocol card's settings that change values (:meth:`benchmarks.protocols.Protocol.value_key`: reference,
+resize, alignment, frame stride; name and version), so two protocols never share values. Re-running
+recomputes only the (clip, metric) pairs whose key changed or that are new.
 
 Reference kinds (:data:`benchmarks.metrics.base.REFERENCE_KINDS`): ``ps_frame`` metrics compare
 every output with the clip's metric reference (the LSVD_test_pro frame when the manifest has one,
@@ -15,6 +17,10 @@ frame ``t`` on the frames from the smoke onset on (before it the input is the cl
 would reward doing nothing; the leaderboard's ``n_frames`` shows how many were scored); ``input``
 metrics compare output ``t`` with the smoky input frame ``t`` the method received (``clip.lqs[t]``);
 ``none`` metrics read the output alone.
+
+The protocol card (:mod:`benchmarks.protocols`) decides what is scored: :meth:`~benchmarks.protocols.Protocol.prepare`
+picks the reference of ``ps_frame`` metrics and resizes every frame when the card says so, the alignment
+takes the card's blur and masking, and a metric with a ``frame_stride`` scores frames ``0, s, 2s, ...`` only.
 """
 
 from __future__ import annotations
@@ -68,11 +74,19 @@ class ClipUnreadable(LsvdError, RuntimeError):
     """A clip's input (frames, masks, references) could not be read: no method can be scored on it."""
 
 
-def metric_key(metric: Metric, method_key: str, clip_fingerprint: str, flow: str) -> str:
-    """Hash of everything a cached value depends on."""
+def metric_key(metric: Metric, method_key: str, clip_fingerprint: str, flow: str, protocol: Any = None) -> str:
+    """Hash of everything a cached value depends on (``protocol``: a :class:`~benchmarks.protocols.Protocol`,
+    default :data:`~benchmarks.protocols.DEFAULT_PROTOCOL`)."""
+    protocol = protocol if protocol is not None else _default_protocol()
     payload = {"metric": metric.describe(), "method": method_key, "clip": clip_fingerprint, "flow": flow,
-               "protocol": PROTOCOL_VERSION}
+               "protocol": PROTOCOL_VERSION, "card": protocol.value_key(metric.name)}
     return digest(payload)
+
+
+def _default_protocol() -> Any:
+    from benchmarks.protocols import DEFAULT_PROTOCOL, load_protocol
+
+    return load_protocol(DEFAULT_PROTOCOL)
 
 
 def check_outputs(out: Any, clip: Clip) -> np.ndarray:
@@ -93,8 +107,10 @@ def check_outputs(out: Any, clip: Clip) -> np.ndarray:
 
 
 def _frame_values(metric: Metric, outputs: np.ndarray, clip: Clip, refs: References, flow: Any,
-                  aligned: list[tuple[np.ndarray, np.ndarray]] | None) -> list[tuple[int, float]]:
-    """``[(frame_number, value), ...]`` of one metric on one clip."""
+                  aligned: list[tuple[np.ndarray, np.ndarray]] | None,
+                  align_options: dict[str, Any] | None = None) -> list[tuple[int, float]]:
+    """``[(frame_number, value), ...]`` of one metric on one clip (frames ``0, s, 2s, ...`` of a frame metric
+    with ``extra["frame_stride"] = s``)."""
     from benchmarks.metrics.reference import align_to_reference
 
     numbers = clip.frame_numbers if clip.frame_numbers is not None else np.arange(len(outputs))
@@ -103,7 +119,10 @@ def _frame_values(metric: Metric, outputs: np.ndarray, clip: Clip, refs: Referen
         # one value per consecutive pair: attributed to the later frame
         return [(int(numbers[t + 1]), float(v)) for t, v in enumerate(values)]
     out = []
+    stride = int(metric.extra.get("frame_stride", 1))
     for t, frame in enumerate(outputs):
+        if t % stride:
+            continue
         if metric.requires_reference == "clean" and refs.smoky is not None and not refs.smoky[t]:
             continue
         if metric.requires_reference == "none":
@@ -116,7 +135,7 @@ def _frame_values(metric: Metric, outputs: np.ndarray, clip: Clip, refs: Referen
             if aligned is not None:
                 pred_m, ref_m = aligned[t]
             else:
-                pred_m, ref_m = align_to_reference(frame, refs.ps, flow)
+                pred_m, ref_m = align_to_reference(frame, refs.ps, flow, **(align_options or {}))
             value = metric(pred_m, ref_m)
         else:
             value = metric(frame, refs.ps)
@@ -162,7 +181,8 @@ def _write_cache(path: Path, frame: pd.DataFrame) -> None:
 
 def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, clip_fingerprint: str,
                   metrics: Sequence[Metric], flow: Any, flow_name: str, cache_dir: Path,
-                  errors: dict[str, str] | None = None, media: Any = None) -> tuple[pd.DataFrame, float | None]:
+                  errors: dict[str, str] | None = None, media: Any = None,
+                  protocol: Any = None) -> tuple[pd.DataFrame, float | None]:
     """Per-frame rows of ``metrics`` for ``method`` on one clip, from the cache where possible.
 
     Args:
@@ -172,6 +192,8 @@ def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, cl
             frames smaller than its 96x96 block); such a metric has no rows, and the error is cached too.
         media: a :class:`~benchmarks.media.MediaWriter`: the method also runs when its outputs for
             reports (preview video, sample frames) are not saved yet, and saves them.
+        protocol: the :class:`~benchmarks.protocols.Protocol` scored (default: the default protocol); the
+            metrics are those it built (:meth:`~benchmarks.protocols.Protocol.create_metric`).
 
     Returns:
         ``(rows, seconds)``: tidy rows (:data:`ROW_COLUMNS`) and the method's desmoking time when it
@@ -187,7 +209,8 @@ def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, cl
     path = inside(cache_dir, method_dir_name(method.name), check_name(split, "split"),
                   check_name(clip_id, "clip_id") + ".parquet")
     cached = _read_cache(path)
-    keys = {m.name: metric_key(m, method.cache_key(), clip_fingerprint, flow_name) for m in metrics}
+    protocol = protocol if protocol is not None else _default_protocol()
+    keys = {m.name: metric_key(m, method.cache_key(), clip_fingerprint, flow_name, protocol) for m in metrics}
     have = cached[cached["key"].isin(keys.values())]
     todo = [m for m in metrics if keys[m.name] not in set(have["key"])]
     save_media = media is not None and not media.is_saved(method.name, clip_id, method.cache_key(), clip_fingerprint)
@@ -210,15 +233,19 @@ def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, cl
             log.warning("%s on %s: preview media not saved (%s: %s); reports will lack them", method.name, clip_id,
                         type(exc).__name__, exc)
 
+    outputs, clip, refs = protocol.prepare(outputs, clip, refs)  # the card's reference and resolution
     aligned = None
-    if any(m.align for m in todo):
+    align_options = protocol.align_options()
+    if any(m.align and m.kind == "frame" for m in todo):
         from benchmarks.metrics.reference import align_to_reference
 
-        aligned = [align_to_reference(frame, refs.ps, flow) for frame in outputs]
+        strides = [int(m.extra.get("frame_stride", 1)) for m in todo if m.align and m.kind == "frame"]
+        aligned = [align_to_reference(frame, refs.ps, flow, **align_options)  # once per frame any of them scores
+                   if any(t % s == 0 for s in strides) else None for t, frame in enumerate(outputs)]
     new_rows = []
     for metric in todo:
         try:
-            values = _frame_values(metric, outputs, clip, refs, flow, aligned)
+            values = _frame_values(metric, outputs, clip, refs, flow, aligned, align_options)
         except Exception as exc:  # the metric cannot score this clip: recorded (one row, no value), not fatal
             log.warning("%s on %s: %s cannot be computed: %s", method.name, clip_id, metric.name, exc)
             new_rows.append({"method": method.name, "split": split, "clip_id": clip_id, "frame_number": -1,

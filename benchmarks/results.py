@@ -27,6 +27,13 @@ message that names both versions and what to do (:func:`check_format`). A folder
 ``benchmark.json`` was written before the format had a version, by a toolkit whose tables are those
 of format 1.0, and is read as 1.0 (:data:`UNVERSIONED_FORMAT_VERSION`).
 
+Format 1.1 added the ``protocol`` and ``protocol_version`` columns (:data:`PROTOCOL_COLUMNS`) to the
+leaderboard, frames and clips tables (:mod:`benchmarks.protocols`): rows of different protocols never
+replace each other. Rows written before (format 1.0, without them) are rows of
+:data:`~benchmarks.protocols.DEFAULT_PROTOCOL`, version ``"1"`` (:data:`LEGACY_PROTOCOL`);
+:func:`with_protocol` fills them in when reading. In ``benchmark.json`` the rows of a protocol other than
+the default are recorded under ``"<split>@<protocol>"``.
+
 :func:`drop_method` removes a method from a folder: its rows of every table, its cache, media
 and training logs, and its entry in ``benchmark.json`` (``python -m benchmarks.run --drop NAME``).
 """
@@ -50,13 +57,14 @@ __all__ = [
     "INPUT_PREVIEW", "LEADERBOARD_FILE", "LEADERBOARD_MD", "MASK_FRAMES_DIR", "MEDIA_DIR", "MEDIA_KEY_FILE",
     "METHODS_FILE", "METHOD_MEDIA_DIR", "OUTPUT_PREVIEW", "PS_FRAME", "README_FILE", "REPORT_DIR",
     "RESULTS_FORMAT_VERSION", "RUNS_DIR", "RUN_LOG_FILE", "TABLES", "TIMING_FILE", "UNVERSIONED_FORMAT_VERSION",
+    "LEGACY_PROTOCOL", "PROTOCOL_COLUMNS",
     "DropSummary", "ResultsFormatError", "ResultsLayout", "TableSpec", "check_format", "drop_method", "drop_methods",
-    "method_dir_name", "methods_in", "read_info", "record_run", "render_readme",
+    "method_dir_name", "methods_in", "read_info", "record_run", "render_readme", "rows_key", "with_protocol",
 ]
 
 #: The results format this toolkit writes and reads. Bump the minor for additions readers may ignore,
 #: the major for changes that older readers would misread.
-RESULTS_FORMAT_VERSION = "1.0"
+RESULTS_FORMAT_VERSION = "1.1"
 #: The format of a folder without ``benchmark.json`` (written before the format was versioned).
 UNVERSIONED_FORMAT_VERSION = "1.0"
 
@@ -73,6 +81,12 @@ MEDIA_DIR = "media"
 RUNS_DIR = "runs"
 CACHE_DIR = "cache"
 REPORT_DIR = "report"
+
+# --- protocol columns (format 1.1) -----------------------------------------------------------------------------------
+#: The columns naming the protocol card of a row (leaderboard, frames, clips).
+PROTOCOL_COLUMNS = ("protocol", "protocol_version")
+#: (protocol, protocol_version) of rows written without those columns (format 1.0): the official protocol.
+LEGACY_PROTOCOL = ("selfsvd-eccv24", "1")
 
 # --- inside media/<split>/<clip_id>/ (benchmarks.media writes them, reports.results reads them) -------------------
 CLIP_SHEET = "clip.json"
@@ -105,15 +119,18 @@ class TableSpec:
 
 #: The tables, in README order. Each run replaces the rows of its (method, split) pairs and keeps the others.
 TABLES: dict[str, TableSpec] = {
-    "leaderboard": TableSpec(LEADERBOARD_FILE, ("method", "split", "metric"),
-                             "one scalar per (method, split, metric): `value`, `n_clips`, `n_frames`, "
+    "leaderboard": TableSpec(LEADERBOARD_FILE, ("method", "split", "protocol", "metric"),
+                             "one scalar per (method, split, protocol, metric): `protocol` and `protocol_version` "
+                             "(the protocol card, benchmarks/protocols/), `value`, `n_clips`, `n_frames`, "
                              "`higher_is_better`, `requires_reference`, `status` (ok | missing | failed), `reason`, "
                              "`note`, and provenance (toolkit version, git commit, data manifest id, checkpoint "
                              "sha256, flow backend, metric parameter files, seed, device, library versions)"),
-    "frames": TableSpec(FRAMES_FILE, ("method", "split", "clip_id", "metric", "frame_number"),
-                        "per-frame values: `method, split, clip_id, frame_number, metric, value`"),
-    "clips": TableSpec(CLIPS_FILE, ("method", "split", "clip_id", "metric"),
-                       "per-clip means: `method, split, clip_id, metric, value, n_frames`"),
+    "frames": TableSpec(FRAMES_FILE, ("method", "split", "protocol", "clip_id", "metric", "frame_number"),
+                        "per-frame values: `method, split, clip_id, frame_number, metric, value, protocol, "
+                        "protocol_version`"),
+    "clips": TableSpec(CLIPS_FILE, ("method", "split", "protocol", "clip_id", "metric"),
+                       "per-clip means: `method, split, protocol, protocol_version, clip_id, metric, value, "
+                       "n_frames`"),
     "timing": TableSpec(TIMING_FILE, ("method", "split"),
                         "desmoking speed: `method, split, device, frames, seconds, fps` (NaN for outputs made "
                         "elsewhere)"),
@@ -121,6 +138,26 @@ TABLES: dict[str, TableSpec] = {
                          "what each method is: kind, citation, video, uses_ps, needs_training, licence, ablation, "
                          "checkpoint (+ sha256), arch, model, run_logs, masks"),
 }
+
+
+def with_protocol(table: Any) -> Any:
+    """``table`` (a DataFrame) with the :data:`PROTOCOL_COLUMNS`, rows without them (format 1.0) filled as
+    :data:`LEGACY_PROTOCOL`; tables with them are returned as they are."""
+    if all(c in table.columns for c in PROTOCOL_COLUMNS):
+        return table
+    table = table.copy()
+    for column, value in zip(PROTOCOL_COLUMNS, LEGACY_PROTOCOL, strict=True):
+        if column not in table.columns:
+            table[column] = value
+        else:
+            table[column] = table[column].fillna(value)
+    return table
+
+
+def rows_key(split: str, protocol: str | None = None) -> str:
+    """The ``benchmark.json`` ``rows`` key of a split's rows under ``protocol``: the split itself for the default
+    protocol (as before protocols were recorded), else ``"<split>@<protocol>"``."""
+    return split if protocol in (None, LEGACY_PROTOCOL[0]) else f"{split}@{protocol}"
 
 
 def method_dir_name(method: str) -> str:
@@ -256,9 +293,10 @@ def _prune(info: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_run(root: str | Path, split: str, methods: Sequence[str], config: Mapping[str, Any],
-               command: str) -> dict[str, Any]:
+               command: str, protocol: str | None = None) -> dict[str, Any]:
     """Write ``benchmark.json`` and ``README.md``: the rows of ``methods`` on ``split`` now come from ``config``
-    (run as ``command``). Entries of other (split, method) pairs are kept; configs no row uses are dropped.
+    (run as ``command``) under ``protocol`` (:func:`rows_key`). Entries of other (split, method) pairs are kept;
+    configs no row uses are dropped.
     Nothing time-dependent is stored, so the same runs give the same bytes. Returns the info written."""
     from lsvd.io.atomic import write_json, write_text
 
@@ -268,7 +306,7 @@ def record_run(root: str | Path, split: str, methods: Sequence[str], config: Map
         entry = {"config": dict(config), "command": command}
         run_id = _config_id(entry)
         info["runs"][run_id] = entry
-        rows = info["rows"].setdefault(split, {})
+        rows = info["rows"].setdefault(rows_key(split, protocol), {})
         for name in methods:
             rows[name] = run_id
     info = _prune(info)
@@ -288,7 +326,8 @@ def render_readme(info: Mapping[str, Any]) -> str:
         f"Written by `python -m benchmarks.run` (lsvd-toolkit {info.get('toolkit_version', '?')}) in results format "
         f"{info.get('format_version', RESULTS_FORMAT_VERSION)}; `python -m reports.build --results <this folder>` "
         "turns it into tables, figures and a report page (`report/`). Every table is tidy Parquet, one scalar per "
-        "cell; a run replaces the rows of its (method, split) pairs and keeps the others.",
+        "cell; a run replaces the rows of its (method, split, protocol) triples and keeps the others; `protocol` and "
+        "`protocol_version` name the evaluation protocol card (benchmarks/protocols/) of a row.",
         "",
         "| file | what it holds |",
         "| --- | --- |",

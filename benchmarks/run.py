@@ -10,7 +10,8 @@ Examples::
     python -m benchmarks.run --method selfsvd --merge                          # tables from all shards
     python -m benchmarks.run --method selfsvd --checkpoint selfsvd.pth --root ROOT --no-masks   # w/o masks
     python -m benchmarks.run --drop selfsv --output results                   # remove a method's rows
-    python -m benchmarks.run --list-methods | --list-metrics
+    python -m benchmarks.run --method selfsvd --protocol lsvd256-lohinet  # another protocol card
+    python -m benchmarks.run --list-methods | --list-metrics | --list-protocols
 
 The options form one :class:`BenchmarkConfig`, whether given on the command line or to
 :func:`run_benchmark` in Python (one path: the same defaults, the ``identity`` floor included, the
@@ -53,6 +54,12 @@ entries -- rewrites ``LEADERBOARD.md`` and ``README.md``, and runs nothing (exit
 has nothing of that name, naming close matches). Use it for rows that should not stay, e.g. those
 of a method renamed or mistyped by an older toolkit.
 
+``--protocol NAME`` (default ``selfsvd-eccv24``, the official SelfSVD protocol; ``--list-protocols``)
+scores under a protocol card (:mod:`benchmarks.protocols`): its reference, resolution, alignment,
+aggregation, default metric set and complexity convention. Every leaderboard row records ``protocol``
+and ``protocol_version``; rows of different protocols stay apart in one results folder, and cached
+values are keyed by the card's settings.
+
 Faults stay local: a method that crashes or returns unusable outputs on a clip is recorded as
 ``failed`` (with the clip and the reason) and still scored on the other clips (``clips.parquet``);
 a clip whose input cannot be read (a corrupt frame) is scored for no method and named in every
@@ -81,7 +88,8 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.leaderboard import DEFAULT_METRICS, EFFICIENCY_METRICS
-from benchmarks.results import METHODS_FILE, ResultsFormatError, ResultsLayout
+from benchmarks.protocols import DEFAULT_PROTOCOL, ProtocolError, load_protocol
+from benchmarks.results import METHODS_FILE, ResultsFormatError, ResultsLayout, with_protocol
 from lsvd.cli import add_device, add_option, add_root, command_parser, parse, resolve_device, run
 from lsvd.errors import LsvdError
 
@@ -108,7 +116,7 @@ class BenchmarkConfig:
     identity: bool = True  #: score the identity floor (the smoky input) first; --no-identity: False
     data: str | None = None  #: a prepared dataset root; None: the synthetic mini-LSVD (prepared on first use)
     split: str = "test"  #: the split scored; "all": every clip
-    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))  #: metric names; pyiqa:NAME
+    metrics: list[str] | None = None  #: metric names; pyiqa:NAME; None: the protocol card's metric set
     checkpoints: dict[str, str] = field(default_factory=dict)  #: method -> weights (run dir, .safetensors, .pth)
     device: str = "auto"  #: auto (CUDA when available, else CPU; resolved by run_benchmark), cpu, cuda or cuda:N
     flow: str = "dis"  #: flow backend of the aligned and temporal metrics
@@ -120,10 +128,11 @@ class BenchmarkConfig:
     media: bool = True  #: save preview videos and sample frames for reports
     no_masks: bool = False  #: run methods that read SelfSVD masks without any instead of computing them
     train_preset: str | None = None  #: preset of the automatic training (None: the methods' default, cpu)
+    protocol: str = DEFAULT_PROTOCOL  #: the protocol card scored (benchmarks.protocols; --list-protocols)
 
     def __post_init__(self) -> None:  # what Python callers give for convenience: None, tuples, paths
         if self.metrics is None:
-            self.metrics = list(DEFAULT_METRICS)
+            self.metrics = self.protocol_metrics()
         if self.checkpoints is None:
             self.checkpoints = {}
         if isinstance(self.methods, tuple):
@@ -137,6 +146,14 @@ class BenchmarkConfig:
         if isinstance(self.checkpoints, Mapping):
             self.checkpoints = {k: os.fspath(v) if isinstance(v, os.PathLike) else v
                                 for k, v in self.checkpoints.items()}
+
+    def protocol_metrics(self) -> list[str]:
+        """The metric set of the protocol card (:data:`DEFAULT_METRICS` when the card cannot be loaded: the
+        name is then reported by :meth:`validate`)."""
+        try:
+            return load_protocol(self.protocol).metric_names
+        except (KeyError, ProtocolError, TypeError):
+            return list(DEFAULT_METRICS)
 
     @property
     def method_specs(self) -> list[str]:
@@ -208,11 +225,22 @@ class BenchmarkConfig:
                 need(Path(str(path)).expanduser().exists(), f"--checkpoint {name}={path}: {path} does not exist")
         else:
             problems.append(f"checkpoints: expected {{method: path}}, found {self.checkpoints!r}")
+        card = None
+        try:
+            card = load_protocol(self.protocol)
+        except KeyError as exc:
+            problems.append(f"--protocol {self.protocol}: {exc.args[0]}")
+        except (ProtocolError, TypeError) as exc:
+            problems.append(f"--protocol {self.protocol}: {exc}")
+        if card is not None and card.flow is not None:
+            need(card.flow in FLOWS.list(), f"--protocol {self.protocol}: its flow {card.flow!r} is not a flow "
+                                            f"backend here ({', '.join(FLOWS.list())})")
         if isinstance(self.metrics, str) or not all(isinstance(m, str) for m in self.metrics):
             problems.append(f"metrics: expected a list of metric names, found {self.metrics!r}")
         else:
             need(bool(self.metric_names), "--metrics: expected at least one metric (see --list-metrics)")
             for name in self.metric_names:
+                name = card.spec(name).impl if card is not None else name  # a card may rename a metric
                 if name.startswith("pyiqa:"):
                     need(len(name) > len("pyiqa:"), f"--metrics {name}: expected pyiqa:NAME, e.g. pyiqa:musiq")
                     continue
@@ -254,12 +282,38 @@ class BenchmarkConfig:
                 check_format(results, "update")
             except ResultsFormatError as exc:
                 problems.append(str(exc))
+            else:
+                if card is not None and isinstance(self.flow, str):
+                    problems += self._flow_clashes(card.flow_name(self.flow))
         if len(problems) == 1:
             raise BenchmarkError(problems[0])
         if problems:
             raise BenchmarkError(f"{len(problems)} problems with the benchmark options:\n  - "
                                  + "\n  - ".join(problems))
         return self
+
+    def _flow_clashes(self, flow: str) -> list[str]:
+        """Problems if the results folder holds rows of this split and protocol scored with another flow (by
+        methods this run does not replace): their numbers would share a table column with this run's."""
+        if not self.layout.leaderboard.is_file():
+            return []
+        try:
+            board = with_protocol(pd.read_parquet(self.layout.leaderboard))
+        except Exception as exc:  # truncated or foreign: the run could not update it either
+            return [f"--output {self.results}: {self.layout.leaderboard.name} is unreadable ({type(exc).__name__}); "
+                    "move it away or write into another --output"]
+        if "flow" not in board.columns:
+            return []
+        mine = set(self.method_specs)
+        other = board[(board["split"] == self.split) & (board["protocol"] == self.protocol)
+                      & (board["flow"].astype(str) != flow) & ~board["method"].isin(mine)
+                      & (board["flow"].astype(str) != "")]
+        if other.empty:
+            return []
+        methods = ", ".join(sorted(set(other["method"].astype(str))))
+        return [f"--flow {flow}: {self.results} already holds rows of split {self.split!r}, protocol {self.protocol} "
+                f"scored with flow {', '.join(sorted(set(other['flow'].astype(str))))} ({methods}); numbers of two "
+                "flows must not share a column. Use that --flow, another --output, or --drop those methods"]
 
     def command_line(self) -> str:
         """The ``python -m benchmarks.run`` command that runs this config (shell-quoted; defaults left out)."""
@@ -272,7 +326,9 @@ class BenchmarkConfig:
             args += ["--root", str(self.data)]
         if self.split != "test":
             args += ["--split", self.split]
-        if self.metric_names != list(DEFAULT_METRICS):
+        if self.protocol != DEFAULT_PROTOCOL:
+            args += ["--protocol", str(self.protocol)]
+        if self.metric_names != self.protocol_metrics():
             args += ["--metrics", ",".join(self.metric_names)]
         for name, path in self.checkpoints.items():
             args += ["--checkpoint", f"{name}={path}"]
@@ -320,14 +376,18 @@ def _parse_checkpoints(items: list[str], methods: list[str]) -> dict[str, str]:
     return out
 
 
-def resolve_metrics(names: list[str]) -> tuple[list[Any], dict[str, str], dict[str, dict[str, Any]]]:
-    """``(usable Metric objects, {name: why missing}, {name: description})``; unknown names are errors."""
-    from benchmarks.metrics.base import MetricUnavailable, get_metric
+def resolve_metrics(names: list[str],
+                    protocol: Any = None) -> tuple[list[Any], dict[str, str], dict[str, dict[str, Any]]]:
+    """``(usable Metric objects, {name: why missing}, {name: description})`` as the ``protocol`` card scores them
+    (:meth:`~benchmarks.protocols.Protocol.create_metric`; default: :data:`DEFAULT_PROTOCOL`); unknown names are
+    errors."""
+    from benchmarks.metrics.base import MetricUnavailable
 
+    protocol = protocol if protocol is not None else load_protocol(DEFAULT_PROTOCOL)
     usable, missing, described = [], {}, {}
     for name in names:
         try:
-            metric = get_metric(name)
+            metric = protocol.create_metric(name)
         except KeyError as exc:
             raise BenchmarkError(str(exc.args[0])) from None
         except MetricUnavailable as exc:
@@ -481,7 +541,10 @@ def _not_cached(clip_id: str) -> Any:
     return load
 
 
-def _efficiency(method: Any, height: int, width: int) -> dict[str, float]:
+def _efficiency(method: Any, height: int, width: int, protocol: Any = None) -> dict[str, float]:
+    """Parameters and GMACs per frame, at the clips' size or at the protocol card's complexity input."""
+    if protocol is not None and protocol.complexity_input is not None:
+        _, height, width = protocol.complexity_input
     from benchmarks.metrics.efficiency import count_parameters, macs_per_frame
 
     model = method.model()
@@ -509,6 +572,12 @@ class _Plan:
     clip_ids: list[str]  #: this shard's clips
     fingerprints: dict[str, str]  #: clip -> content key of its inputs (cache keys)
     media: Any  #: a MediaWriter, or None (--no-media, --merge)
+    protocol: Any = None  #: the Protocol card scored
+
+    @property
+    def flow_name(self) -> str:
+        """The flow backend used (the card's, else ``--flow``), as recorded in the rows and cache keys."""
+        return self.protocol.flow_name(self.config.flow)
 
     @property
     def layout(self) -> ResultsLayout:
@@ -568,7 +637,8 @@ def _resolve(config: BenchmarkConfig, progress: bool) -> _Plan:
     users = _mask_users(config.method_specs, config.checkpoints)
     if users:
         manifest, source, masks = _ensure_masks(root, manifest, source, users, config.no_masks, progress)
-    usable, missing, described = resolve_metrics(config.metric_names)
+    protocol = load_protocol(config.protocol)
+    usable, missing, described = resolve_metrics(config.metric_names, protocol)
     if not all(source.has_clean(c) for c in source.clip_ids):
         for m in [m for m in usable if m.requires_reference == "clean"]:
             missing[m.name] = "the clips have no clean frames (only synthetic or paired data have them)"
@@ -577,7 +647,8 @@ def _resolve(config: BenchmarkConfig, progress: bool) -> _Plan:
     resolved = dataclasses.replace(config, data=str(root), metrics=config.metric_names)
     return _Plan(
         config=resolved, root=root, manifest=manifest, source=source, masks=masks, usable=usable, missing=missing,
-        described=described, flow=create_flow(config.flow), clip_ids=clip_ids,
+        described=described, flow=create_flow(protocol.flow_name(config.flow)), clip_ids=clip_ids,
+        protocol=protocol,
         fingerprints={c: str(manifest.clip(c).get("fingerprint") or "") + manifest.info["manifest_id"]
                       for c in clip_ids},
         media=MediaWriter(resolved.layout.root, config.split, manifest) if config.media and not config.merge else None)
@@ -641,7 +712,8 @@ def _score_method(method: Any, name: str, plan: _Plan, unreadable: dict[str, str
         errors: dict[str, str] = {}
         try:
             rows, secs = evaluate_clip(method, cfg.split, loader, clip_id, plan.fingerprints[clip_id], plan.usable,
-                                       plan.flow, cfg.flow, layout.cache, errors=errors, media=plan.media)
+                                       plan.flow, plan.flow_name, layout.cache, errors=errors, media=plan.media,
+                                       protocol=plan.protocol)
         except ClipUnreadable as exc:
             if clip_id not in unreadable:
                 log.error("clip %s cannot be read, so no method is scored on it: %s", clip_id, exc)
@@ -671,7 +743,7 @@ def _score_method(method: Any, name: str, plan: _Plan, unreadable: dict[str, str
     if plan.clip_ids:
         first_clip = plan.source.dataset.clips[plan.source.index[plan.clip_ids[0]]]
         try:
-            out.efficiency = _efficiency(method, first_clip.height, first_clip.width)
+            out.efficiency = _efficiency(method, first_clip.height, first_clip.width, plan.protocol)
         except Exception as exc:  # counting must not sink the benchmark
             log.warning("%s: no parameter / MAC count (%s)", name, exc)
     return out
@@ -701,6 +773,8 @@ def _aggregate(plan: _Plan, scores: _Scores) -> _Tables:
             notes[m.label] = "; ".join(filter(None, [notes.get(m.label), note]))
     failures = {m.label: m.failure for m in scores.methods if m.failure}
     frames = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ROW_COLUMNS)
+    card = {"protocol": plan.protocol.name, "protocol_version": plan.protocol.version}
+    frames = frames.assign(**card)
     agg = aggregate(frames, plan.described)
     commit = git_commit()
     libs = json.dumps(versions(), sort_keys=True, separators=(",", ":"))
@@ -710,10 +784,12 @@ def _aggregate(plan: _Plan, scores: _Scores) -> _Tables:
         base = {"n_clips": 0, "n_frames": 0, "toolkit_version": lsvd.__version__, "git_commit": commit or "",
                 "data_manifest_id": plan.manifest.info["manifest_id"],
                 "checkpoint_sha256": info.get("checkpoint_sha256", ""),
-                "flow": cfg.flow, "seed": cfg.seed, "device": cfg.device, "versions": libs, "note": notes.get(name, "")}
+                "flow": plan.flow_name, "seed": cfg.seed, "device": cfg.device, "versions": libs,
+                "note": notes.get(name, "")}
         for metric in cfg.metric_names:
             desc = plan.described.get(metric, {})
-            row = {"method": name, "split": cfg.split, "metric": metric, "value": float("nan"), **base,
+            row = {"method": name, "split": cfg.split, **card, "metric": metric, "value": float("nan"), **base,
+                   "frame_stride": plan.protocol.spec(metric).frame_stride,
                    "higher_is_better": bool(desc.get("higher_is_better", True)),
                    "requires_reference": desc.get("requires_reference", ""),
                    "metric_params": metric_params_json(desc), "status": "ok", "reason": ""}
@@ -733,8 +809,8 @@ def _aggregate(plan: _Plan, scores: _Scores) -> _Tables:
             rows.append(row)
         for metric in EFFICIENCY_METRICS:
             value = m.efficiency.get(metric)
-            rows.append({"method": name, "split": cfg.split, "metric": metric,
-                         "value": float("nan") if value is None else value, **base,
+            rows.append({"method": name, "split": cfg.split, **card, "metric": metric,
+                         "value": float("nan") if value is None else value, **base, "frame_stride": 1,
                          "higher_is_better": False, "requires_reference": "model", "metric_params": "[]",
                          "status": "ok" if value is not None else ("failed" if m.failure else "missing"),
                          "reason": m.failure or ("" if value is not None else "not counted (unknown for "
@@ -762,7 +838,8 @@ def _write(plan: _Plan, scores: _Scores, tables: _Tables) -> pd.DataFrame:
         if table is not None:
             update_table(layout.table(name), table, list(TABLES[name].sort))
     write_text(layout.leaderboard_md, render_markdown(board))
-    record_run(layout.root, cfg.split, [m.label for m in scores.methods], cfg.to_dict(), cfg.command_line())
+    record_run(layout.root, cfg.split, [m.label for m in scores.methods], cfg.to_dict(), cfg.command_line(),
+               protocol=cfg.protocol)
     return board
 
 
@@ -799,7 +876,8 @@ def run_benchmark(methods: Sequence[str] | BenchmarkConfig, *, progress: bool = 
     if config.num_shards > 1:
         from benchmarks.results import record_run
 
-        record_run(plan.layout.root, config.split, [], plan.config.to_dict(), plan.config.command_line())
+        record_run(plan.layout.root, config.split, [], plan.config.to_dict(), plan.config.command_line(),
+                   protocol=config.protocol)
         return {"leaderboard": None, "shard": config.shard_index, "clips": plan.clip_ids, "failures": failures,
                 "unreadable": scores.unreadable, "config": plan.config}
     tables = _aggregate(plan, scores)
@@ -835,13 +913,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_root(p, help="a dataset root from python -m lsvd.prepare (default: the synthetic mini-LSVD)")
     p.add_argument("--split", default="test", help="split to score (default test; 'all' for every clip)")
     p.add_argument("--metrics", action="append", default=[],
-                   help=f"comma-separated metric names (default: {','.join(DEFAULT_METRICS)}); pyiqa:NAME for pyiqa's")
+                   help="comma-separated metric names (default: the --protocol card's metric set); pyiqa:NAME for "
+                   "pyiqa's")
     p.add_argument("--checkpoint", action="append", default=[], metavar="[METHOD=]PATH",
                    help="weights of a learned method (a lsvd.train run directory, a .safetensors, an official .pth)")
     add_option(p, "--preset", old=("--train-preset",), metavar="PRESET",
                help="training preset of learned methods without --checkpoint, trained here first (default cpu)")
     add_device(p)
     p.add_argument("--flow", default="dis", help="flow backend of the aligned and temporal metrics (dis, pwcnet)")
+    p.add_argument("--protocol", default=DEFAULT_PROTOCOL,
+                   help=f"the evaluation protocol card (default {DEFAULT_PROTOCOL}; --list-protocols): reference, "
+                   "resolution, alignment, aggregation, default metrics")
     add_option(p, "-o", "--output", old=("--results",), default="results",
                help="the results folder: tables, leaderboard, media (default ./results)")
     p.add_argument("--seed", type=int, default=0,
@@ -858,6 +940,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="remove METHOD's rows, cache, media and logs from --output (repeatable); runs nothing")
     p.add_argument("--list-methods", action="store_true")
     p.add_argument("--list-metrics", action="store_true")
+    p.add_argument("--list-protocols", action="store_true")
     return p
 
 
@@ -866,7 +949,7 @@ def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
     specs = list(dict.fromkeys(([] if args.no_identity else ["identity"]) + args.method))
     metrics = [m.strip() for item in args.metrics for m in item.split(",") if m.strip()]
     return BenchmarkConfig(methods=list(args.method), identity=not args.no_identity, data=args.root, split=args.split,
-                           metrics=metrics or list(DEFAULT_METRICS),
+                           metrics=metrics or None, protocol=args.protocol,
                            checkpoints=_parse_checkpoints(args.checkpoint, specs), device=args.device, flow=args.flow,
                            seed=args.seed, results=args.output, num_shards=args.num_shards,
                            shard_index=args.shard_index, merge=args.merge, media=not args.no_media,
@@ -902,7 +985,18 @@ def _list_metrics() -> None:
               f"{'available' if not why else 'missing: ' + why}")
 
 
+def _list_protocols() -> None:
+    from benchmarks.protocols import list_protocols
+
+    for name in list_protocols():
+        card = load_protocol(name)
+        print(f"{name:18s} v{card.version:4s} {card.title}{'  (default)' if name == DEFAULT_PROTOCOL else ''}")
+
+
 def _benchmark(args: argparse.Namespace) -> int:
+    if args.list_protocols:
+        _list_protocols()
+        return 0
     if args.list_methods:
         _list_methods()
         return 0

@@ -14,8 +14,10 @@ only once everything is built::
     report.html                one self-contained page (tables, figures, synchronised video players; only
                                its links to the figures' PDFs point outside it)
     REPORT.md                  the tables and links to the figures (for a repository or a paper draft)
-    tables/<table>_<split>.md  main comparison, efficiency, ablation (Markdown and LaTeX booktabs)
-    tables/<table>_<split>.tex
+    tables/<table>_<split>.md  main comparison, efficiency, ablation (Markdown and LaTeX booktabs), one per
+    tables/<table>_<split>.tex (split, evaluation protocol), its protocol card under it; ``_<protocol>`` is
+                               appended for protocols other than selfsvd-eccv24; published numbers of the
+                               protocol (benchmarks/published) follow the measured rows, marked (published)
     figures/<figure>_<split>.png / .pdf
     stats.json                 the numbers the figures quote (e.g. the protocol agreement), skipped figures
 
@@ -102,7 +104,7 @@ def build_report(results_dir: str | Path = "results", out: str | Path | None = N
                  splits: Sequence[str] | None = None, clips: Sequence[str] | None = None,
                  methods: Sequence[str] | None = None, zoom: Sequence[float] | None = None,
                  video_clips: Sequence[str] | None = None, video_methods: Sequence[str] | None = None,
-                 title: str = "LSVD toolkit report") -> dict[str, Any]:
+                 title: str = "LSVD toolkit report", published: bool = True) -> dict[str, Any]:
     """Build every table, figure and the page (see the module docstring).
 
     Args:
@@ -110,6 +112,8 @@ def build_report(results_dir: str | Path = "results", out: str | Path | None = N
         clips / methods / zoom: the qualitative figures' clips, methods and zoom region ``(x, y, w, h)``
             in fractions of the frame (defaults: :mod:`reports.figures`).
         video_clips / video_methods: the clips with video players and the outputs shown next to the input.
+        published: show the shipped published numbers (:mod:`benchmarks.published`) beside the measured rows of
+            their protocol, marked ``(published)`` and never ranked with them.
 
     Returns:
         ``{"out": Path, "figures": [FigureFile], "tables": {key: Table}, "stats": dict}``.
@@ -130,16 +134,18 @@ def build_report(results_dir: str | Path = "results", out: str | Path | None = N
         raise ResultsError(f"split(s) {unknown} are not in {results.layout.leaderboard}; it has "
                            f"{results.splits}")
     out = check_out_dir(Path(out).expanduser() if out is not None else results.layout.report, results.root)
-    tables = build_tables(results, chosen)
+    tables = build_tables(results, chosen, published=published)
     options = {"qualitative_grid": {"clips": clips, "methods": methods, "zoom": zoom},
                "mask_overlays": {"clips": clips}, "metric_over_time": {"clip": clips[0] if clips else None}}
     figures, stats = [], {}
     with atomic_dir(out) as tmp:
         write_tables(tables, tmp / "tables")
         for split in chosen:
+            # figures show one protocol's leaderboard rows: the split's first (the default one when it has it)
+            view = results.for_protocol(results.protocols(split)[0])
             for spec in FIGURES:
                 kwargs = {k: v for k, v in options.get(spec.name, {}).items() if v is not None}
-                fig = spec.function(results, split, tmp / "figures", **kwargs)
+                fig = spec.function(view, split, tmp / "figures", **kwargs)
                 fig.paths = [out / p.relative_to(tmp) for p in fig.paths]
                 figures.append(fig)
                 entry = stats.setdefault(split, {})
@@ -148,7 +154,7 @@ def build_report(results_dir: str | Path = "results", out: str | Path | None = N
         page = render_page(
             title, subtitle=", ".join(f"split {s}" for s in chosen), intro=_intro(results, stats),
             provenance=_provenance(results),
-            tables=[TableSection(t.title, t.to_html(caption=False), t.caption) for t in tables.values()],
+            tables=[TableSection(t.title, t.to_html(caption=False), t.caption, card=t.card) for t in tables.values()],
             figures=[FigureSection(f.title + (f" ({f.split})" if len(chosen) > 1 else ""), tmp / _rel(f, out, "png"),
                                    f.caption, pdf_href=_rel(f, out, "pdf")) for f in made],
             videos=[g for split in chosen for g in video_groups(results, split, video_clips, video_methods)])
@@ -245,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video-methods", type=_names, help="outputs shown next to the input (default: SelfSVD(*) "
                    f"first, then other methods, {VIDEO_METHODS} at most)")
     p.add_argument("--title", default="LSVD toolkit report")
+    p.add_argument("--published", action=argparse.BooleanOptionalAction, default=True,
+                   help="show published numbers (benchmarks/published) beside the measured rows of their protocol, "
+                   "marked (published) and not ranked (default: on)")
     return p
 
 
@@ -252,7 +261,7 @@ def _report(args: argparse.Namespace) -> int:
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # matplotlib's PDF font subsetting is chatty
     out = build_report(args.results, args.output, splits=args.split or None, clips=args.clips, methods=args.methods,
                        zoom=args.zoom, video_clips=args.video_clips, video_methods=args.video_methods,
-                       title=args.title)
+                       title=args.title, published=args.published)
     made = [f for f in out["figures"] if f.ok]
     print(f"tables   {len(out['tables'])} ({', '.join(out['tables'])}), Markdown and LaTeX in {out['out'] / 'tables'}")
     print(f"figures  {len(made)} (PNG and PDF) in {out['out'] / 'figures'}")

@@ -55,11 +55,13 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
 @dataclass
 class TableSection:
-    """A rendered table: ``html`` is trusted markup (a ``<table>``); ``caption`` is plain text."""
+    """A rendered table: ``html`` is trusted markup (a ``<table>``); ``caption`` and ``card`` (the protocol card
+    printed under it, Markdown shown as text) are plain text."""
 
     title: str
     html: str
     caption: str = ""
+    card: str = ""
 
 
 @dataclass
@@ -141,8 +143,9 @@ def _paragraphs(text: str) -> str:
 
 def _table_html(i: int, t: TableSection) -> str:
     cap = f"<figcaption>{_esc(t.caption)}</figcaption>" if t.caption else ""
+    card = f'<pre class="protocol-card">{_esc(t.card.strip())}</pre>' if t.card.strip() else ""
     return (f'<figure class="table" id="table-{i}"><h3>{_esc(t.title)}</h3>'
-            f'<div class="scroll">{t.html}</div>{cap}</figure>')
+            f'<div class="scroll">{t.html}</div>{cap}{card}</figure>')
 
 
 def _figure_html(i: int, f: FigureSection) -> str:
@@ -216,6 +219,7 @@ nav ul{list-style:none;padding:0;margin:.5rem 0 0;display:flex;gap:1rem;flex-wra
 code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}
 figure{margin:0 0 2rem}
 figcaption,.caption{color:var(--muted);font-size:.92rem;margin-top:.4rem}
+.protocol-card{white-space:pre-wrap;font-size:.85rem;color:var(--muted);margin:.4rem 0 0}
 .scroll{overflow-x:auto}
 .table table{border-collapse:collapse;border-top:2px solid var(--rule);border-bottom:2px solid var(--rule);
  font-variant-numeric:tabular-nums;font-size:.92rem;margin:0}

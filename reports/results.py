@@ -40,12 +40,18 @@ from benchmarks.results import (
 )
 from lsvd.errors import LsvdError
 
-__all__ = ["KIND_ORDER", "PROPOSED", "ClipMedia", "Results", "ResultsError", "load_results"]
+__all__ = ["DEFAULT_PROTOCOL", "DEFAULT_PROTOCOL_VERSION", "KIND_ORDER", "PROPOSED", "ClipMedia", "Results",
+           "ResultsError", "load_results", "protocol_card"]
 
 #: Method kinds in table order: the floor first, the proposed methods last (as papers do).
 KIND_ORDER = ("reference", "classical", "external", "learned")
 #: Methods shown last in comparisons ("ours").
 PROPOSED = ("selfsvd", "selfsvd_star")
+#: The protocol of leaderboard rows without a ``protocol`` column (written before rows named theirs); the same
+#: name as ``benchmarks.protocols.DEFAULT_PROTOCOL``.
+DEFAULT_PROTOCOL = "selfsvd-eccv24"
+#: Their protocol version.
+DEFAULT_PROTOCOL_VERSION = "1"
 
 
 class ResultsError(LsvdError, ValueError):
@@ -129,6 +135,30 @@ class Results:
     @property
     def splits(self) -> list[str]:
         return sorted(self.leaderboard["split"].astype(str).unique())
+
+    def _protocol_column(self, name: str, default: str) -> pd.Series:
+        board = self.leaderboard
+        return board[name].astype(str) if name in board else pd.Series(default, index=board.index, dtype=str)
+
+    def protocols(self, split: str) -> list[str]:
+        """The evaluation protocols of ``split``'s rows: :data:`DEFAULT_PROTOCOL` first, then A-Z."""
+        rows = self.leaderboard["split"].astype(str) == split
+        names = set(self._protocol_column("protocol", DEFAULT_PROTOCOL)[rows])
+        return sorted(names, key=lambda p: (p != DEFAULT_PROTOCOL, p))
+
+    def for_protocol(self, protocol: str) -> Results:
+        """These results with only the leaderboard rows of ``protocol`` (the other tables are shared)."""
+        from dataclasses import replace
+
+        return replace(self, leaderboard=self.leaderboard[self._protocol_column("protocol", DEFAULT_PROTOCOL)
+                                                          == protocol])
+
+    def protocol_version(self, split: str, protocol: str) -> str:
+        """The protocol version(s) of ``split``'s rows of ``protocol`` (``"1, 2"`` when rows differ)."""
+        rows = ((self.leaderboard["split"].astype(str) == split)
+                & (self._protocol_column("protocol", DEFAULT_PROTOCOL) == protocol))
+        versions = set(self._protocol_column("protocol_version", DEFAULT_PROTOCOL_VERSION)[rows])
+        return ", ".join(sorted(versions)) or DEFAULT_PROTOCOL_VERSION
 
     def method_names(self, split: str) -> list[str]:
         """Methods of ``split`` in table order: identity, classical, external, learned, then SelfSVD(*)."""
@@ -235,6 +265,24 @@ def load_results(root: str | Path) -> Results:
     if not needed <= set(board.columns):
         raise ResultsError(f"{board_path}: expected columns {sorted(needed)}, found {sorted(board.columns)}; it was "
                            "not written by python -m benchmarks.run (or by a much older toolkit): re-run it")
+    if "protocol" not in board:  # results written before rows named their protocol: all under the default one
+        board = board.assign(protocol=DEFAULT_PROTOCOL)
+    if "protocol_version" not in board:
+        board = board.assign(protocol_version=DEFAULT_PROTOCOL_VERSION)
+    board = board.assign(protocol=board["protocol"].fillna(DEFAULT_PROTOCOL).astype(str),
+                         protocol_version=board["protocol_version"].fillna(DEFAULT_PROTOCOL_VERSION).astype(str))
     return Results(root=root, leaderboard=board, frames=_read_optional(layout.table("frames")),
                    clips=_read_optional(layout.table("clips")), timing=_read_optional(layout.table("timing")),
                    methods=_read_optional(layout.table("methods")), info=info)
+
+
+def protocol_card(name: str) -> str:
+    """The Markdown card of protocol ``name`` (``benchmarks.protocols``), or a line saying it was not found."""
+    try:
+        from benchmarks.protocols import load_protocol
+    except ImportError:  # a toolkit without protocol cards
+        return f"protocol {name} (card not found)\n"
+    try:
+        return load_protocol(name).to_markdown()
+    except (KeyError, ValueError, LsvdError):
+        return f"protocol {name} (card not found)\n"

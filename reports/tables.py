@@ -12,6 +12,12 @@ Directions (higher or lower is better) are the ones each metric declared (``high
 Best values are bold, second ones underlined; ranking is at the displayed precision (so equal
 cells share the emphasis) and leaves out reference methods (identity: the smoky input, the floor).
 LaTeX output needs ``\\usepackage{booktabs}``. Outputs contain no dates: same results, same bytes.
+
+Tables are built per (split, evaluation protocol): numbers of two protocols never share a column, and
+each table carries its protocol card (Markdown: under the table; LaTeX: its name and version, the card
+as comments). Published numbers (:mod:`benchmarks.published`) of a table's protocol follow the
+measured rows as a separate block marked ``(published)``, with their citation; they are neither
+ranked nor averaged with the measured rows.
 """
 
 from __future__ import annotations
@@ -27,11 +33,12 @@ from typing import Literal
 import pandas as pd
 
 from benchmarks.leaderboard import DEFAULT_METRICS, EFFICIENCY_METRICS
-from reports.results import Results
+from benchmarks.published import EFFICIENCY_FIELDS, PublishedTable
+from reports.results import DEFAULT_PROTOCOL, Results, ResultsError, protocol_card
 
-__all__ = ["FAILED", "NA", "NO_NETWORK", "NO_NETWORK_KINDS", "UNRANKED_KINDS", "Emphasis", "Table", "ablation_table",
-           "build_tables", "efficiency_table", "format_value", "latex_escape", "main_table", "quality_metrics", "rank",
-           "write_tables"]
+__all__ = ["FAILED", "NA", "NO_NETWORK", "NO_NETWORK_KINDS", "PUBLISHED", "UNRANKED_KINDS", "Emphasis", "Table",
+           "ablation_table", "build_tables", "efficiency_table", "format_value", "latex_escape", "main_table",
+           "quality_metrics", "rank", "write_tables"]
 
 Emphasis = Literal["best", "second"] | None
 
@@ -41,6 +48,8 @@ NA = "n/a"
 FAILED = "failed"
 #: Not applicable: a method without a network has nothing to count (en dash; ``---`` in LaTeX).
 NO_NETWORK = "–"
+#: Marks the rows copied from a paper (never ranked with measured rows).
+PUBLISHED = "(published)"
 #: Method kinds that are not ranked (the floor every method should beat).
 UNRANKED_KINDS = ("reference",)
 #: Method kinds without a network (params / GMACs are not applicable).
@@ -67,6 +76,8 @@ class Table:
         label: LaTeX label suffix (``\\label{tab:<label>}``).
         label_columns: how many leading columns are text (left-aligned); the others are right-aligned.
         rules_before: body row indices preceded by a rule in LaTeX (groups of the ablation table).
+        protocol: the evaluation protocol of every number in the table (``name vVERSION``).
+        card: the protocol card (Markdown), printed under the table.
     """
 
     title: str
@@ -78,6 +89,8 @@ class Table:
     label: str = ""
     label_columns: int = 1
     rules_before: tuple[int, ...] = ()
+    protocol: str = ""
+    card: str = ""
 
     def _emph(self, i: int, j: int) -> Emphasis:
         if i < len(self.emphasis) and j < len(self.emphasis[i]):
@@ -105,6 +118,8 @@ class Table:
             lines.append("| " + " | ".join(cells) + " |")
         if self.footnotes:
             lines += ["", "Notes:", ""] + [f"- {cell(n)}" for n in self.footnotes]
+        if self.card.strip():  # a block quote: the card's own headings stay inside it
+            lines += ["", *(f"> {line}".rstrip() for line in self.card.strip().splitlines())]
         return "\n".join(lines) + "\n"
 
     def to_latex(self) -> str:
@@ -132,8 +147,10 @@ class Table:
                 cells.append(f"\\textbf{{{t}}}" if e == "best" else f"\\underline{{{t}}}" if e == "second" else t)
             lines.append(" & ".join(cells) + " \\\\")
         lines += ["\\bottomrule", "\\end{tabular}"]
-        if self.footnotes:
-            lines += ["\\par\\smallskip", "{\\footnotesize"] + [f"{cell(n)}\\par" for n in self.footnotes] + ["}"]
+        notes = self.footnotes + ([f"Protocol: {self.protocol}."] if self.protocol else [])
+        if notes:
+            lines += ["\\par\\smallskip", "{\\footnotesize"] + [f"{cell(n)}\\par" for n in notes] + ["}"]
+        lines += [f"% {line}".rstrip() for line in self.card.strip().splitlines()]
         lines.append("\\end{table}")
         return "\n".join(lines) + "\n"
 
@@ -249,8 +266,16 @@ def quality_metrics(results: Results, split: str) -> list[str]:
 
 
 def _direction(board: pd.DataFrame, metric: str) -> bool:
+    """The direction the rows declared; for a column only published rows have, the registered metric's."""
     values = board.loc[board["metric"] == metric, "higher_is_better"]
-    return bool(values.iloc[0]) if len(values) else True
+    if len(values):
+        return bool(values.iloc[0])
+    from benchmarks.metrics.base import get_metric
+
+    try:
+        return bool(get_metric(metric).higher_is_better)
+    except (KeyError, LookupError, ValueError):
+        return True
 
 
 def _arrow(higher_is_better: bool) -> str:
@@ -344,25 +369,95 @@ def _metric_header(board: pd.DataFrame, metric: str) -> str:
     return f"{metric} {_arrow(_direction(board, metric))}"
 
 
-def main_table(results: Results, split: str) -> Table:
-    """Quality of every non-ablation method of ``split`` on every quality metric it has."""
+def _protocol_view(results: Results, split: str, protocol: str | None) -> tuple[Results, str, dict[str, str]]:
+    """``results`` with only ``protocol``'s rows (default: the split's only protocol), the protocol, and the
+    table fields naming it (``protocol``, ``card``).
+
+    Raises:
+        ResultsError: ``protocol`` is None and ``split`` has rows of several protocols.
+    """
+    names = results.protocols(split)
+    if protocol is None:
+        if len(names) > 1:
+            raise ResultsError(f"split {split!r} has rows of several protocols {names}; numbers of two protocols "
+                               "never share a column: pass protocol=NAME, or use build_tables (one table each)")
+        protocol = names[0] if names else DEFAULT_PROTOCOL
+    fields = {"protocol": f"{protocol} v{results.protocol_version(split, protocol)}", "card": protocol_card(protocol)}
+    return results.for_protocol(protocol), protocol, fields
+
+
+def _title(kind: str, split: str, protocol: str) -> str:
+    return f"{kind} ({split})" if protocol == DEFAULT_PROTOCOL else f"{kind} ({split}, {protocol})"
+
+
+def _published_value(value: float, metric: str) -> str:
+    """As :func:`format_value`, with at least the digits the paper printed (26.505 stays 26.505, not 26.50)."""
+    text, shortest = format_value(value, metric), repr(float(value))
+    if "e" in text or "e" in shortest or "." not in text or "." not in shortest:
+        return text
+    return f"{value:.{max(len(shortest.split('.')[1]), len(text.split('.')[1]))}f}"
+
+
+def _published_label(method: str) -> str:
+    return f"{method} {PUBLISHED}"
+
+
+def _published_note(table: PublishedTable, what: str = "") -> str:
+    return (f"{PUBLISHED}: {table.citation} ({table.source}), protocol {table.protocol}; copied as printed{what}, not "
+            "measured here, and not ranked")
+
+
+def main_table(results: Results, split: str, *, protocol: str | None = None,
+               published: Sequence[PublishedTable] = ()) -> Table:
+    """Quality of every non-ablation method of ``split`` under ``protocol`` on every quality metric it has.
+
+    Args:
+        protocol: the evaluation protocol of the rows shown (default: the split's only one).
+        published: published tables; those of ``protocol`` follow the measured rows, marked ``(published)``
+            (their metrics that no measured row has get a column of their own).
+
+    Raises:
+        ResultsError: ``protocol`` is None and the split has rows of several protocols.
+    """
+    results, protocol, fields = _protocol_view(results, split, protocol)
     board = _split_board(results, split)
     methods = [m for m in results.method_names(split) if not results.is_ablation(m, split)]
+    published = [t for t in published if t.protocol == protocol]
     metrics = quality_metrics(results, split)
+    extra = {k for t in published for r in t.rows for k in r.values} - set(metrics) - set(EFFICIENCY_FIELDS)
+    order = {m: i for i, m in enumerate(DEFAULT_METRICS)}
+    metrics += sorted(extra, key=lambda m: (order.get(m, len(order)), m))
     notes = _Notes()
     cells, emph = _quality_cells(results, split, methods, metrics, notes)
-    caption = (f"Desmoking quality on the {split} split ({_clips_text(results, split, methods)}). "
-               "↑ / ↓: higher / lower is better, as declared by each metric. Best in bold, second underlined "
-               "(ties share it), among the methods with results." + _unranked_text(results, split, methods)
-               + (f" {NA}: not available (see the notes)." if NA in sum(cells, []) else ""))
-    return Table(title=f"Quality ({split})", caption=caption,
-                 header=["Method", *(_metric_header(board, m) for m in metrics)],
-                 rows=[[m, *row] for m, row in zip(methods, cells, strict=True)],
-                 emphasis=[[None, *row] for row in emph], footnotes=notes.lines(), label=_key("main", split))
+    rows = [[m, *row] for m, row in zip(methods, cells, strict=True)]
+    emphasis: list[list[Emphasis]] = [[None, *row] for row in emph]
+    for table in published:
+        for r in table.rows:
+            rows.append([_published_label(r.method), *(_published_value(r.values[m], m) if m in r.values else NA
+                                                        for m in metrics)])
+            for m in metrics:
+                if m not in r.values:
+                    notes.missing(m, _published_label(r.method), "not in the published table")
+    caption = (f"Desmoking quality on the {split} split ({_clips_text(results, split, methods)}), protocol "
+               f"{fields['protocol']}. ↑ / ↓: higher / lower is better, as declared by each metric. Best in bold, "
+               "second underlined (ties share it), among the methods with results."
+               + _unranked_text(results, split, methods)
+               + (f" Rows marked {PUBLISHED} are copied from the cited paper under the same protocol: not ranked."
+                  if published else "")
+               + (f" {NA}: not available (see the notes)." if any(NA in row for row in rows) else ""))
+    return Table(title=_title("Quality", split, protocol), caption=caption,
+                 header=["Method", *(_metric_header(board, m) for m in metrics)], rows=rows, emphasis=emphasis,
+                 footnotes=notes.lines() + [_published_note(t) for t in published],
+                 label=_key("main", split, protocol), rules_before=(len(methods),) if published else (), **fields)
 
 
-def efficiency_table(results: Results, split: str) -> Table:
-    """Parameters, GMACs per frame and measured frames/s (with the device) of the non-ablation methods."""
+def efficiency_table(results: Results, split: str, *, protocol: str | None = None,
+                     published: Sequence[PublishedTable] = ()) -> Table:
+    """Parameters, GMACs per frame and measured frames/s (with the device) of the non-ablation methods of
+    ``split`` under ``protocol``, then the published sizes of ``protocol`` (see :func:`main_table`)."""
+    results, protocol, fields = _protocol_view(results, split, protocol)
+    published = [t for t in published if t.protocol == protocol and any(
+        k in r.values for r in t.rows for k in EFFICIENCY_FIELDS)]
     board = _split_board(results, split)
     methods = [m for m in results.method_names(split) if not results.is_ablation(m, split)]
     timing = results.timing
@@ -406,21 +501,37 @@ def efficiency_table(results: Results, split: str) -> Table:
     for j, values in ranked.items():
         for i, e in rank(values, higher_is_better=j == 3).items():
             emph[i][j] = e
+    for table in published:
+        for r in table.rows:
+            label = _published_label(r.method)
+            row = [label]
+            for key, column in (("params_m", "Params"), ("gmacs", "GMACs")):
+                row.append(_small(r.values[key]) if key in r.values else NA)
+                if key not in r.values:
+                    notes.missing(column, label, "not in the published table")
+            rows.append([*row, NA, NA])
+            notes.missing("frames/s", label, "not measured here (published sizes only)")
     devices = sorted({str(d) for d in timing["device"].dropna() if str(d)}) if "device" in timing else []
     device_text = f"on {', '.join(devices)}" if devices else "(no timings recorded)"
     caption = (f"Model size and speed on the {split} split. Params: trainable parameters in millions; GMACs: "
                "multiply-accumulates per frame at the clips' resolution (↓ lower is better); frames/s: desmoking "
                f"throughput measured during the benchmark run {device_text} (↑ higher is better; it depends on the "
                f"device and is comparable only on the same one). {NO_NETWORK}: no network (nothing to count; not "
-               "ranked). Best in bold, second underlined." + _unranked_text(results, split, methods))
-    return Table(title=f"Efficiency ({split})", caption=caption,
+               "ranked). Best in bold, second underlined." + _unranked_text(results, split, methods)
+               + (f" Rows marked {PUBLISHED} are copied from the cited paper: GMACs at its input size (see the "
+                  "notes), not at the clips' resolution; not ranked." if published else ""))
+    notes_text = notes.lines() + [_published_note(t, f"; GMACs at {t.macs_input}" if t.macs_input else "")
+                                  for t in published]
+    return Table(title=_title("Efficiency", split, protocol), caption=caption,
                  header=["Method", "Params (M) ↓", "GMACs / frame ↓", "frames/s ↑", "device"],
-                 rows=rows, emphasis=emph, footnotes=notes.lines(), label=_key("efficiency", split))
+                 rows=rows, emphasis=emph, footnotes=notes_text, label=_key("efficiency", split, protocol),
+                 rules_before=(len(methods),) if published else (), **fields)
 
 
-def ablation_table(results: Results, split: str) -> Table | None:
+def ablation_table(results: Results, split: str, *, protocol: str | None = None) -> Table | None:
     """Each ablated method ("full") followed by its ablations (with the ``variant`` they change); ranked
-    within each group. None when ``split`` has no ablations."""
+    within each group. None when ``split`` has no ablations under ``protocol`` (see :func:`main_table`)."""
+    results, protocol, fields = _protocol_view(results, split, protocol)
     board = _split_board(results, split)
     names = results.method_names(split)
     groups: dict[str, list[str]] = {}
@@ -447,26 +558,43 @@ def ablation_table(results: Results, split: str) -> Table | None:
     caption = (f"Ablations on the {split} split ({_clips_text(results, split, [r[0] for r in rows])}): each full "
                "method, then its variants. ↑ / ↓: higher / lower is better. Best in bold, second underlined, within "
                "each group." + (f" {NA}: not available (see the notes)." if any(NA in r for r in rows) else ""))
-    return Table(title=f"Ablations ({split})", caption=caption,
+    return Table(title=_title("Ablations", split, protocol), caption=caption,
                  header=["Method", "Variant", *(_metric_header(board, m) for m in metrics)],
-                 rows=rows, emphasis=emph, footnotes=notes.lines(), label=_key("ablation", split), label_columns=2,
-                 rules_before=tuple(starts))
+                 rows=rows, emphasis=emph, footnotes=notes.lines(), label=_key("ablation", split, protocol),
+                 label_columns=2, rules_before=tuple(starts), **fields)
 
 
-def _key(kind: str, split: str) -> str:
-    return f"{kind}_{re.sub(r'[^A-Za-z0-9_.-]', '-', split)}"
+def _key(kind: str, split: str, protocol: str = DEFAULT_PROTOCOL) -> str:
+    """``<kind>_<split>``, and ``_<protocol>`` for any protocol but the default one."""
+    name = split if protocol == DEFAULT_PROTOCOL else f"{split}_{protocol}"
+    return f"{kind}_{re.sub(r'[^A-Za-z0-9_.-]', '-', name)}"
 
 
-def build_tables(results: Results, splits: Sequence[str] | None = None) -> dict[str, Table]:
-    """Every table of ``splits`` (default: all): ``main_<split>``, ``efficiency_<split>``, ``ablation_<split>``
-    (if any)."""
+def build_tables(results: Results, splits: Sequence[str] | None = None, *,
+                 published: bool | Sequence[PublishedTable] = True) -> dict[str, Table]:
+    """Every table of ``splits`` (default: all), one per (split, protocol): ``main_<split>``,
+    ``efficiency_<split>``, ``ablation_<split>`` (if any); ``_<protocol>`` is appended for protocols other than
+    :data:`~reports.results.DEFAULT_PROTOCOL`.
+
+    Args:
+        published: True: the shipped published tables (:func:`benchmarks.published.load_published`) beside the
+            measured rows of their protocol; False: none; or the published tables to show.
+
+    Raises:
+        benchmarks.published.PublishedError: a shipped published-numbers file does not pass its checks.
+    """
+    from benchmarks.published import load_published
+
+    chosen = load_published() if published is True else list(published or ())
     out: dict[str, Table] = {}
     for split in splits if splits is not None else results.splits:
-        out[_key("main", split)] = main_table(results, split)
-        out[_key("efficiency", split)] = efficiency_table(results, split)
-        ablation = ablation_table(results, split)
-        if ablation is not None:
-            out[_key("ablation", split)] = ablation
+        for protocol in results.protocols(split):
+            out[_key("main", split, protocol)] = main_table(results, split, protocol=protocol, published=chosen)
+            out[_key("efficiency", split, protocol)] = efficiency_table(results, split, protocol=protocol,
+                                                                        published=chosen)
+            ablation = ablation_table(results, split, protocol=protocol)
+            if ablation is not None:
+                out[_key("ablation", split, protocol)] = ablation
     return out
 
 

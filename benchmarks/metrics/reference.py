@@ -153,7 +153,8 @@ class AlignedFrame(np.ndarray):
 
 
 def align_to_reference(
-    pred: np.ndarray, ref: np.ndarray, flow_backend: FlowBackend
+    pred: np.ndarray, ref: np.ndarray, flow_backend: FlowBackend, *, blur_kernel: int = BLUR_KERNEL_SIZE,
+    blur_sigma: float | None = BLUR_SIGMA, valid_mask: bool = True,
 ) -> tuple[AlignedFrame, AlignedFrame]:
     """Spec §5.2 steps 1-3: align a prediction onto its reference and mask both.
 
@@ -174,6 +175,11 @@ def align_to_reference(
         pred: RGB ``(H, W, 3)`` output frame, uint8 (or float in [0, 1]).
         ref: RGB ``(H, W, 3)`` reference (PS) frame, uint8 (or float in [0, 1]).
         flow_backend: a :class:`~lsvd.flow.base.FlowBackend`.
+        blur_kernel, blur_sigma: the blur of step 1 (the defaults are the official 5x5, sigma 1.1);
+            ``blur_kernel=0``: no blur, the prediction itself is aligned (protocol ``lsvd256-lohinet``,
+            :mod:`benchmarks.protocols`).
+        valid_mask: mask the reference by the validity too (step 3, official); ``False``: the reference is
+            kept whole (the warped prediction is 0 where the sample fell outside, as ``backward_warp`` gives it).
 
     Returns:
         ``(pred_masked, ref_masked)``: uint8 RGB ``(H, W, 3)`` each, as :class:`AlignedFrame` arrays (which
@@ -183,10 +189,10 @@ def align_to_reference(
     with torch.no_grad():
         pred_t = _to_tensor(pred)
         ref_t = _to_tensor(ref)
-        blurred = gaussian_blur(pred_t)
+        blurred = gaussian_blur(pred_t, blur_kernel, blur_sigma) if blur_kernel else pred_t
         flow = flow_backend.estimate(source=blurred, target=ref_t)
         aligned, valid = backward_warp(blurred, flow.to(blurred.device))
-        pred_m, ref_m = _tensor2img(aligned * valid), _tensor2img(ref_t * valid)
+        pred_m, ref_m = _tensor2img(aligned * valid), _tensor2img(ref_t * valid if valid_mask else ref_t)
     return pred_m.view(AlignedFrame), ref_m.view(AlignedFrame)
 
 

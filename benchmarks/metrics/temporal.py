@@ -24,7 +24,11 @@ in their code too). ``W`` is the exact bilinear warp :func:`lsvd.flow.base.flow_
 (``align_corners=True``), not the official PWC-Net wrapper's ``backward_warp`` whose ``W / (W - 1)``
 flow scaling would add a small error for a perfectly consistent translation. When every pixel is
 occluded ``E_t = 0`` (as in Lai et al.'s script, which divides a zero sum by the pixel count).
-Lower is better.
+Lower is better. The values are reported raw (not scaled), one per pair, attributed to frame ``t``.
+
+This definition, flow and occlusion rule are stated in the protocol cards (``[warp_error]`` of
+``benchmarks/protocols/*.toml``, :mod:`benchmarks.protocols`): keep them in step when this changes (and
+bump the cards' versions). Under a card with a resize, the outputs and inputs are resized first.
 """
 
 from __future__ import annotations

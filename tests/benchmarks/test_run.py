@@ -610,4 +610,4 @@ def test_resolved_config_and_readme_are_saved_with_the_results(full_run: Path, b
     for name in [spec.file for spec in TABLES.values()] + ["LEADERBOARD.md", "benchmark.json", "media/", "runs/",
                                                            "cache/", "report/", "--drop"]:
         assert f"`{name}" in readme or name in readme, name
-    assert info["runs"][run_id]["command"] in readme and "results format 1.0" in readme
+    assert info["runs"][run_id]["command"] in readme and f"results format {RESULTS_FORMAT_VERSION}" in readme
