@@ -97,3 +97,12 @@ def tiny_run(tiny_synthetic_root: Path, tmp_path_factory: pytest.TempPathFactory
     run = tmp_path_factory.mktemp("tiny-runs") / "tiny"
     train(load_config("tiny", data=str(tiny_synthetic_root), deterministic=True), run, progress=False)
     return run
+
+
+def run_benchmark_cli(root: Path, results: Path, *methods: str, media: bool = False, metrics: str = "brisque") -> int:
+    """``python -m benchmarks.run`` with ``methods`` on ``root`` into ``results`` (fast defaults for tests)."""
+    from benchmarks.run import main
+
+    args = [a for m in methods for a in ("--method", m)]
+    return main([*args, "--root", str(root), "--output", str(results), "--metrics", metrics, "--no-progress",
+                 *([] if media else ["--no-media"])])

@@ -19,14 +19,9 @@ from benchmarks.results import (
     TABLES,
 )
 from benchmarks.run import main
+from tests.conftest import run_benchmark_cli
 
-METRICS = "brisque"  # no-reference, no flow: the fastest metric
-
-
-def _run(root: Path, results: Path, *methods: str, media: bool = False) -> int:
-    args = [a for m in methods for a in ("--method", m)]
-    return main([*args, "--root", str(root), "--output", str(results), "--metrics", METRICS, "--no-progress",
-                 *([] if media else ["--no-media"])])
+_run = run_benchmark_cli
 
 
 def test_drop_removes_a_method_from_every_file(bench_root: Path, tmp_path: Path, capsys) -> None:

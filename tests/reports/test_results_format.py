@@ -24,14 +24,9 @@ from benchmarks.results import (
     read_info,
 )
 from benchmarks.run import main
+from tests.conftest import run_benchmark_cli
 
-METRICS = "brisque"  # no-reference, no flow: the fastest metric
-
-
-def _run(root: Path, results: Path, *methods: str, media: bool = False) -> int:
-    args = [a for m in methods for a in ("--method", m)]
-    return main([*args, "--root", str(root), "--output", str(results), "--metrics", METRICS, "--no-progress",
-                 *([] if media else ["--no-media"])])
+_run = run_benchmark_cli
 
 
 def _files(folder: Path) -> dict[str, bytes]:
