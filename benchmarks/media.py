@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.results import (
+    CHECKPOINT_POINTER,
     CLEAN_FRAMES_DIR,
     CLIP_SHEET,
     INPUT_FRAMES_DIR,
@@ -214,6 +215,19 @@ def find_run_dir(checkpoint: str | Path) -> Path | None:
     return None
 
 
+def write_checkpoint_pointer(layout: ResultsLayout, method: str, checkpoint: str | Path) -> Path:
+    """``RESULTS/runs/<method>/checkpoint.json``: the generator file a learned method was scored with and its
+    sha256, so the trained model is found from the results (``python -m lsvd.desmoke --checkpoint`` reads it)."""
+    from lsvd.io.atomic import write_json
+    from lsvd.io.hashing import file_sha256
+    from lsvd.train.checkpoint import resolve_generator_file
+
+    weights = resolve_generator_file(checkpoint).resolve()
+    path = layout.run_logs(method) / CHECKPOINT_POINTER
+    write_json(path, {"method": method, "checkpoint": weights.as_posix(), "sha256": file_sha256(weights)})
+    return path
+
+
 def save_run_logs(results: str | Path, method: str, checkpoint: str | Path | None) -> str:
     """Copy the training log of the run that produced ``checkpoint`` to ``RESULTS/runs/<method>/``.
 
@@ -226,6 +240,7 @@ def save_run_logs(results: str | Path, method: str, checkpoint: str | Path | Non
     if run is None:
         return ""
     layout = ResultsLayout(Path(results))
+    write_checkpoint_pointer(layout, method, checkpoint)
     for name in RUN_FILES:
         if (run / name).is_file():
             write_bytes(layout.run_logs(method) / name, (run / name).read_bytes())

@@ -56,7 +56,8 @@ __all__ = [
     "BENCHMARK_FILE", "CACHE_DIR", "CLEAN_FRAMES_DIR", "CLIPS_FILE", "CLIP_SHEET", "FRAMES_FILE", "INPUT_FRAMES_DIR",
     "INPUT_PREVIEW", "LEADERBOARD_FILE", "LEADERBOARD_MD", "MASK_FRAMES_DIR", "MEDIA_DIR", "MEDIA_KEY_FILE",
     "METHODS_FILE", "METHOD_MEDIA_DIR", "OUTPUT_PREVIEW", "PS_FRAME", "README_FILE", "REPORT_DIR",
-    "RESULTS_FORMAT_VERSION", "RUNS_DIR", "RUN_LOG_FILE", "TABLES", "TIMING_FILE", "UNVERSIONED_FORMAT_VERSION",
+    "CHECKPOINT_POINTER", "RESULTS_FORMAT_VERSION", "RUNS_DIR", "RUN_LOG_FILE", "TABLES", "TIMING_FILE",
+    "UNVERSIONED_FORMAT_VERSION",
     "LEGACY_PROTOCOL", "PROTOCOL_COLUMNS",
     "DropSummary", "ResultsFormatError", "ResultsLayout", "TableSpec", "check_format", "drop_method", "drop_methods",
     "method_dir_name", "methods_in", "read_info", "record_run", "render_readme", "rows_key", "with_protocol",
@@ -101,6 +102,9 @@ MEDIA_KEY_FILE = "key.txt"
 
 # --- inside runs/<method>/ -----------------------------------------------------------------------------------------
 RUN_LOG_FILE = "log.jsonl"
+#: In ``runs/<method>/``: where the weights a learned method was scored with are (path and sha256); the
+#: name :data:`lsvd.train.checkpoint.POINTER_FILE` resolves.
+CHECKPOINT_POINTER = "checkpoint.json"
 
 
 class ResultsFormatError(LsvdError, ValueError):
@@ -345,7 +349,9 @@ def render_readme(info: Mapping[str, Any]) -> str:
         f"sample frames), `{INPUT_PREVIEW}` (VP9 preview), `{PS_FRAME}`, `{INPUT_FRAMES_DIR}/`, "
         f"`{MASK_FRAMES_DIR}/`, `{CLEAN_FRAMES_DIR}/` (sample frames, lossless PNG) and "
         f"`{METHOD_MEDIA_DIR}/<method>/` (`{OUTPUT_PREVIEW}`, the primary sample frame, `{MEDIA_KEY_FILE}`) |",
-        f"| `{RUNS_DIR}/<method>/` | the training log (`{RUN_LOG_FILE}`), config and run record of a learned method |",
+        f"| `{RUNS_DIR}/<method>/` | the training log (`{RUN_LOG_FILE}`), config and run record of a learned method, "
+        f"and `{CHECKPOINT_POINTER}`: the path and sha256 of the weights it was scored with (`python -m lsvd.desmoke "
+        f"--checkpoint {RUNS_DIR}/<method>` uses them) |",
         f"| `{CACHE_DIR}/<method>/<split>/<clip_id>.parquet` | per-frame values keyed by content (method settings "
         "and weights, clip fingerprint, metric, flow): re-running recomputes only what changed; `--merge` builds "
         "the tables from it alone |",

@@ -855,6 +855,7 @@ def run_benchmark(methods: Sequence[str] | BenchmarkConfig, *, progress: bool = 
     Returns:
         ``{"leaderboard": DataFrame (the whole file), "board": this run's rows, "failures": {method: why},
         "missing": {metric: why}, "results": Path, "timings", "data": root, "notes", "unreadable": {clip: why},
+        "checkpoints": {learned method: its checkpoint.json pointer},
         "config": the resolved BenchmarkConfig}``; for one shard of several, ``{"leaderboard": None, "shard",
         "clips", "failures", "unreadable", "config"}`` (only the cache is filled).
 
@@ -884,7 +885,20 @@ def run_benchmark(methods: Sequence[str] | BenchmarkConfig, *, progress: bool = 
     board = _write(plan, scores, tables)
     return {"leaderboard": board, "board": tables.board, "failures": tables.failures, "missing": plan.missing,
             "results": plan.layout.root, "timings": [m.timing for m in scores.methods if m.timing is not None],
-            "data": str(plan.root), "notes": tables.notes, "unreadable": scores.unreadable, "config": plan.config}
+            "data": str(plan.root), "notes": tables.notes, "unreadable": scores.unreadable, "config": plan.config,
+            "checkpoints": _checkpoint_pointers(plan.layout, scores)}
+
+
+def _checkpoint_pointers(layout: ResultsLayout, scores: Any) -> dict[str, Path]:
+    """``{method: RESULTS/runs/<method>/checkpoint.json}`` of the learned methods scored in this run."""
+    from benchmarks.results import CHECKPOINT_POINTER
+
+    found = {}
+    for m in scores.methods:
+        pointer = layout.run_logs(m.label) / CHECKPOINT_POINTER
+        if (m.info or {}).get("checkpoint") and pointer.is_file():
+            found[m.label] = pointer
+    return found
 
 
 #: The leaderboard ``note`` of a method that reads SelfSVD masks but ran without them (``--no-masks``).
@@ -1023,6 +1037,8 @@ def _benchmark(args: argparse.Namespace) -> int:
             print(f"speed    {t['method']}: {t['fps']} frames/s on {t['device']} ({t['frames']} frames)")
     for clip_id, why in sorted(out["unreadable"].items()):
         print(f"skipped  clip {clip_id} for every method, its input being unreadable: {why}")
+    for name, pointer in sorted(out.get("checkpoints", {}).items()):
+        print(f"weights  {name}: {pointer} (python -m lsvd.desmoke VIDEO -o OUT.mp4 --checkpoint {pointer.parent})")
     print(f"results  {out['results']} ({time.perf_counter() - t0:.0f} s)")
     return 0 if not (out["failures"] or out["unreadable"]) else 1
 

@@ -9,7 +9,8 @@
 
 Every number comes from ``leaderboard.parquet`` / ``timing.parquet``; nothing is recomputed.
 Directions (higher or lower is better) are the ones each metric declared (``higher_is_better``).
-Best values are bold, second ones underlined; ranking is at the displayed precision (so equal
+Best values are bold, second ones underlined, only among values that beat the smoky input (the
+``identity`` floor) and only with two or more of them; ranking is at the displayed precision (so equal
 cells share the emphasis) and leaves out reference methods (identity: the smoky input, the floor).
 LaTeX output needs ``\\usepackage{booktabs}``. Outputs contain no dates: same results, same bytes.
 
@@ -233,12 +234,18 @@ def _small(value: float) -> str:
     return text if value == 0 or float(text) != 0 else _significant(value, 3)
 
 
-def rank(values: Sequence[tuple[int, float]], higher_is_better: bool) -> dict[int, Emphasis]:
+def rank(values: Sequence[tuple[int, float]], higher_is_better: bool,
+         floor: float | None = None) -> dict[int, Emphasis]:
     """``{index: "best" | "second"}`` of ``(index, value)`` pairs; equal values share the emphasis.
 
-    NaN values are not ranked; with fewer than two values there is no "second".
+    NaN values are not ranked. A value that does not beat ``floor`` (the smoky input's, when known)
+    is never emphasised, and with fewer than two values there is no ranking at all (no "best" of one).
     """
     values = [(i, v) for i, v in values if not math.isnan(v)]
+    if len(values) < 2:
+        return {}
+    if floor is not None and not math.isnan(floor):
+        values = [(i, v) for i, v in values if (v > floor if higher_is_better else v < floor)]
     distinct = sorted({v for _, v in values}, reverse=higher_is_better)
     out: dict[int, Emphasis] = {}
     if distinct:
@@ -324,6 +331,7 @@ def _quality_cells(results: Results, split: str, methods: Sequence[str], metrics
     for j, metric in enumerate(metrics):
         part = board[board["metric"] == metric]
         ranked: list[tuple[int, float]] = []
+        floor = float("nan")
         for i, method in enumerate(methods):
             hit = part[part["method"] == method]
             row = None if hit.empty else hit.iloc[0]
@@ -339,7 +347,9 @@ def _quality_cells(results: Results, split: str, methods: Sequence[str], metrics
                 cells[i][j] = format_value(row["value"], metric)
                 if _kind(results, method, split) not in UNRANKED_KINDS:
                     ranked.append((i, float(cells[i][j])))
-        for i, e in rank(ranked, _direction(board, metric)).items():
+                elif method == "identity":
+                    floor = float(cells[i][j])
+        for i, e in rank(ranked, _direction(board, metric), floor).items():
             emph[i][j] = e
     return cells, emph
 
@@ -440,7 +450,8 @@ def main_table(results: Results, split: str, *, protocol: str | None = None,
                     notes.missing(m, _published_label(r.method), "not in the published table")
     caption = (f"Desmoking quality on the {split} split ({_clips_text(results, split, methods)}), protocol "
                f"{fields['protocol']}. ↑ / ↓: higher / lower is better, as declared by each metric. Best in bold, "
-               "second underlined (ties share it), among the methods with results."
+               "second underlined (ties share it), among the methods with results and only where they beat identity "
+               "(the smoky input); a lone method is not ranked."
                + _unranked_text(results, split, methods)
                + (f" Rows marked {PUBLISHED} are copied from the cited paper under the same protocol: not ranked."
                   if published else "")

@@ -56,6 +56,8 @@ STATE_FILE = "state.pt"
 LAST_FILE = "last"
 CHECKPOINT_DIR = "checkpoints"
 FORMAT = "lsvd-selfsvd-generator/1"
+#: A file naming a generator file and its sha256 (written by ``python -m benchmarks.run`` into ``runs/<method>/``).
+POINTER_FILE = "checkpoint.json"
 _NAME = re.compile(r"iter_(\d+)")
 def checkpoint_name(iteration: int) -> str:
     """Folder name of the checkpoint taken after ``iteration`` iterations."""
@@ -149,6 +151,10 @@ def resolve_generator_file(path: str | os.PathLike[str]) -> Path:
         FileNotFoundError: nothing usable at ``path`` (the message says what was looked for).
     """
     p = Path(path).expanduser()
+    if p.is_dir() and (p / POINTER_FILE).is_file():  # RESULTS/runs/<method>/ of python -m benchmarks.run
+        p = p / POINTER_FILE
+    if p.is_file() and p.suffix == ".json":
+        return _follow_pointer(p)
     if p.is_file():
         return p
     if (p / GENERATOR_FILE).is_file():
@@ -160,6 +166,27 @@ def resolve_generator_file(path: str | os.PathLike[str]) -> Path:
             return folder / GENERATOR_FILE
     raise FileNotFoundError(f"{p}: expected a run directory (with checkpoints/last), a checkpoint folder (with "
                             f"{GENERATOR_FILE}) or a .safetensors file; found none of these")
+
+
+def _follow_pointer(pointer: Path) -> Path:
+    """The weights file a ``checkpoint.json`` pointer names, after checking its sha256."""
+    import json
+
+    from lsvd.io.hashing import file_sha256
+
+    try:
+        data = json.loads(pointer.read_text())
+        target = Path(data["checkpoint"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{pointer}: expected a checkpoint pointer (JSON with \"checkpoint\" and \"sha256\"), "
+                              f"found {type(exc).__name__}: {exc}", path=pointer) from None
+    if not target.is_file():
+        raise FileNotFoundError(f"{pointer} points to {target}, which does not exist (moved or deleted?); give the "
+                                "weights path itself")
+    if data.get("sha256") and file_sha256(target) != data["sha256"]:
+        raise CheckpointError(f"{pointer}: {target} has changed since it was scored (sha256 differs from the "
+                              "recorded one); give the weights path itself to use them anyway", path=target)
+    return target
 
 
 def read_generator_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
@@ -302,6 +329,8 @@ def load_generator(
     p = Path(path).expanduser()
     if not p.exists():
         raise FileNotFoundError(f"checkpoint {p}: no such file or directory")
+    if p.suffix == ".json" or (p / POINTER_FILE).is_file():  # a benchmark's checkpoint.json pointer
+        p = resolve_generator_file(p)
     if p.is_file() and p.suffix != ".safetensors":  # official mmcv checkpoint
         preset = preset or "paper"
         flow = flow or "dis"

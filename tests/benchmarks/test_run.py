@@ -611,3 +611,25 @@ def test_resolved_config_and_readme_are_saved_with_the_results(full_run: Path, b
                                                            "cache/", "report/", "--drop"]:
         assert f"`{name}" in readme or name in readme, name
     assert info["runs"][run_id]["command"] in readme and f"results format {RESULTS_FORMAT_VERSION}" in readme
+
+
+def test_the_trained_weights_are_found_from_the_results(full_run: Path, bench_run: Path, tmp_path: Path, capsys):
+    from benchmarks.results import CHECKPOINT_POINTER
+    from lsvd.desmoke import main as desmoke_main
+    from lsvd.io.hashing import file_sha256
+    from lsvd.train.checkpoint import POINTER_FILE, resolve_generator_file
+    from tests.conftest import make_video
+
+    assert CHECKPOINT_POINTER == POINTER_FILE
+    pointer = full_run / "runs" / "selfsvd" / CHECKPOINT_POINTER
+    data = json.loads(pointer.read_text())
+    weights = resolve_generator_file(bench_run)
+    assert Path(data["checkpoint"]) == weights.resolve() and data["sha256"] == file_sha256(weights)
+    assert resolve_generator_file(pointer.parent) == weights.resolve()  # the folder works as --checkpoint
+    video = make_video(tmp_path / "v.mp4", n=12, size=(64, 96))
+    args = [str(video), "-o", str(tmp_path / "out"), "--no-progress", "--mask", "none", "--device", "cpu"]
+    assert desmoke_main([*args, "--checkpoint", str(pointer.parent)]) == 0
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps({**data, "sha256": "0" * 64}))
+    assert desmoke_main([*args, "--checkpoint", str(tampered)]) == 2
+    assert "has changed since it was scored" in capsys.readouterr().err

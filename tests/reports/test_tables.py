@@ -59,12 +59,12 @@ KINDS = {"identity": "reference", "a": "classical", "b": "learned", "c": "learne
 
 
 def test_emphasis_follows_each_metrics_declared_direction_and_skips_identity():
-    r = _results([("identity", "psnr", 40.0, "ok", True), ("a", "psnr", 20.0, "ok", True),
+    r = _results([("identity", "psnr", 14.0, "ok", True), ("a", "psnr", 20.0, "ok", True),
                   ("b", "psnr", 22.0, "ok", True), ("c", "psnr", 21.0, "ok", True),
-                  ("identity", "fade", 0.01, "ok", False), ("a", "fade", 0.1, "ok", False),
+                  ("identity", "fade", 0.9, "ok", False), ("a", "fade", 0.1, "ok", False),
                   ("b", "fade", 0.3, "ok", False), ("c", "fade", 0.2, "ok", False),
                   # not a default metric and declared "higher is better": the data decides, not the name
-                  ("identity", "zz_error", 9.0, "ok", True), ("a", "zz_error", 1.0, "ok", True),
+                  ("identity", "zz_error", 0.5, "ok", True), ("a", "zz_error", 1.0, "ok", True),
                   ("b", "zz_error", 3.0, "ok", True), ("c", "zz_error", 2.0, "ok", True)], KINDS)
     t = main_table(r, "test")
     assert t.header == ["Method", "fade ↓", "psnr ↑", "zz_error ↑"]  # DEFAULT_METRICS order, then the others
@@ -72,17 +72,17 @@ def test_emphasis_follows_each_metrics_declared_direction_and_skips_identity():
     assert _cell(t, "b", "psnr") == ("22.00", "best")
     assert _cell(t, "c", "psnr") == ("21.00", "second")
     assert _cell(t, "a", "psnr") == ("20.00", None)
-    assert _cell(t, "identity", "psnr") == ("40.00", None)  # the floor is shown, never ranked
+    assert _cell(t, "identity", "psnr") == ("14.00", None)  # the floor is shown, never ranked
     assert _cell(t, "a", "fade") == ("0.100", "best")
     assert _cell(t, "c", "fade") == ("0.200", "second")
     assert _cell(t, "identity", "fade")[1] is None
     assert _cell(t, "b", "zz_error")[1] == "best" and _cell(t, "c", "zz_error")[1] == "second"
     assert "Not ranked: identity" in t.caption and "↑" in t.caption
     md, tex, page = t.to_markdown(), t.to_latex(), t.to_html()
-    assert "| **22.00** |" in md and "| <u>21.00</u> |" in md and "| 40.00 |" in md
-    assert r"\textbf{22.00}" in tex and r"\underline{21.00}" in tex and r"\textbf{40.00}" not in tex
+    assert "| **22.00** |" in md and "| <u>21.00</u> |" in md and "| 14.00 |" in md
+    assert r"\textbf{22.00}" in tex and r"\underline{21.00}" in tex and r"\textbf{14.00}" not in tex
     assert r"fade $\downarrow$" in tex and r"psnr $\uparrow$" in tex
-    assert "<strong>22.00</strong>" in page and "<u>21.00</u>" in page and "<strong>40.00</strong>" not in page
+    assert "<strong>22.00</strong>" in page and "<u>21.00</u>" in page and "<strong>14.00</strong>" not in page
 
 
 def test_ties_at_the_shown_precision_share_the_emphasis():
@@ -94,12 +94,27 @@ def test_ties_at_the_shown_precision_share_the_emphasis():
                                                         ("20.00", "second"), ("19.00", None)]
 
 
-def test_fewer_than_two_rankable_values_give_no_second():
-    r = _results([("identity", "ssim", 0.9, "ok", True), ("a", "ssim", 0.5, "ok", True),
+def test_a_lone_method_is_not_ranked():
+    r = _results([("identity", "ssim", 0.4, "ok", True), ("a", "ssim", 0.5, "ok", True),
                   ("b", "ssim", float("nan"), "missing", True, "no clean frames")], KINDS | {"b": "learned"})
     t = main_table(r, "test")
-    assert _cell(t, "a", "ssim") == ("0.5000", "best")
-    assert all(e != "second" for row in t.emphasis for e in row)
+    assert _cell(t, "a", "ssim") == ("0.5000", None)  # no "best" of one, even when it beats the floor
+    assert all(e is None for row in t.emphasis for e in row)
+
+
+def test_values_that_do_not_beat_the_floor_are_never_best_or_second():
+    # the reported case: NIQE / BRISQUE far worse than the smoky input were bold
+    r = _results([("identity", "niqe", 8.7, "ok", False), ("a", "niqe", 16.5, "ok", False),
+                  ("b", "niqe", 9.0, "ok", False), ("c", "niqe", 8.0, "ok", False),
+                  ("identity", "psnr", 20.0, "ok", True), ("a", "psnr", 19.0, "ok", True),
+                  ("b", "psnr", 20.0, "ok", True), ("c", "psnr", 24.0, "ok", True),
+                  ("identity", "ssim", 0.9, "ok", True), ("a", "ssim", 0.8, "ok", True), ("b", "ssim", 0.7, "ok", True)],
+                 KINDS)
+    t = main_table(r, "test")
+    assert [_cell(t, m, "niqe")[1] for m in "abc"] == [None, None, "best"]  # 9.0 is no better than 8.7: not second
+    assert [_cell(t, m, "psnr")[1] for m in "abc"] == [None, None, "best"]  # equal to the floor is not a win
+    assert all(_cell(t, m, "ssim")[1] is None for m in "ab")  # nobody beats the input
+    assert "beat identity" in t.caption
 
 
 def test_failed_method_shows_failed_with_its_reason_once():
@@ -137,7 +152,7 @@ def test_different_missing_reasons_name_their_methods():
                              ("b", "niqe", float("nan"), "missing", False, "could not be computed on clip 1: x"),
                              ("c", "niqe", 4.0, "ok", False)], KINDS), "test")
     assert t.footnotes == ["niqe (a): no weights", "niqe (b): could not be computed on clip 1: x"]
-    assert _cell(t, "c", "niqe") == ("4.000", "best")
+    assert _cell(t, "c", "niqe") == ("4.000", None)  # the only value: not ranked
 
 
 @pytest.mark.parametrize(("metric", "value", "shown"), [
@@ -260,7 +275,7 @@ def test_main_table_of_tiny_results(tiny: Results):
     pi_notes = [n for n in t.footnotes if n.startswith("pi: ")]
     assert len(pi_notes) == 1 and "NRQM" in pi_notes[0]
     assert "test split" in t.caption and "2 clips" in t.caption and "↑" in t.caption and "identity" in t.caption
-    assert _cell(t, "selfsvd", "aligned_psnr")[1] == "best"  # equal to identity's value, which is not ranked
+    assert _cell(t, "selfsvd", "aligned_psnr")[1] is None  # equal to identity's value: no win, never bold
     tex = t.to_latex()
     assert all(rule in tex for rule in (r"\toprule", r"\midrule", r"\bottomrule"))
     assert r"aligned\_psnr $\uparrow$" in tex and r"\label{tab:main_test}" in tex
