@@ -106,6 +106,20 @@ def test_exact_resume(finished_run: Path, tiny_root: Path, tmp_path: Path) -> No
     assert [r["loss_rec"] for r in _log(finished_run)] == [r["loss_rec"] for r in _log(run)]
 
 
+def test_same_seed_and_threads_give_identical_weights(finished_run: Path, tiny_root: Path, tmp_path: Path) -> None:
+    """Two trainings of one config (same seed, same thread count) give bitwise-identical weights and losses."""
+    again = tmp_path / "again"
+    train(tiny_config(tiny_root), again, progress=False)
+    a, b = last_checkpoint(finished_run), last_checkpoint(again)
+    _assert_same_tensors(load_file(str(a / GENERATOR_FILE)), load_file(str(b / GENERATOR_FILE)))
+    _assert_same_tensors(load_file(str(a / DISCRIMINATOR_FILE)), load_file(str(b / DISCRIMINATOR_FILE)))
+    assert [r["loss_rec"] for r in _log(finished_run)] == [r["loss_rec"] for r in _log(again)]
+    other = tmp_path / "other-seed"
+    train(tiny_config(tiny_root, seed=1), other, progress=False)
+    assert not torch.equal(load_file(str(a / GENERATOR_FILE))["zero_conv.weight"],
+                           load_file(str(last_checkpoint(other) / GENERATOR_FILE))["zero_conv.weight"])
+
+
 def test_run_dir_guards(finished_run: Path, tiny_root: Path, tmp_path: Path) -> None:
     before = {p: p.stat().st_mtime_ns for p in finished_run.rglob("*")}
     with pytest.raises(RunDirError, match="already exists and is not empty"):
