@@ -44,7 +44,7 @@ from lsvd.constants import (
 )
 from lsvd.errors import LsvdError
 from lsvd.io.atomic import atomic_path, write_json
-from lsvd.io.paths import unsafe_name_reason
+from lsvd.io.paths import is_under, unsafe_name_reason
 
 __all__ = ["CLIP_SCHEMA", "COLUMN_DOCS", "FRAME_SCHEMA", "LOCK_FILE", "NAME_COLUMNS", "OPTIONAL_COLUMNS",
     "PATH_COLUMNS", "Manifest", "ManifestError", "check_format_version", "check_root_safety", "content_id",
@@ -154,10 +154,6 @@ def in_place_sources(info: dict[str, Any]) -> list[str]:
     return [os.path.normpath(p) for p in inputs if isinstance(p, str) and os.path.isabs(p)]
 
 
-def _under(path: str, base: str) -> bool:
-    return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
-
-
 _ABSOLUTE = r"^(?:/|[A-Za-z]:[/\\]|\\\\)"  # POSIX, drive letter or UNC
 _PARENT = r"(?:^|[/\\])\.\.(?:[/\\]|$)"  # a ".." component
 
@@ -197,7 +193,7 @@ def check_root_safety(root: str | os.PathLike[str], info: dict[str, Any], clips:
                 continue
             for value in _maybe_outside(table[column], sources):
                 full = os.path.normpath(os.path.join(base, str(value)))
-                if _under(full, base) or any(_under(full, s) for s in sources):
+                if is_under(full, base) or any(is_under(full, s) for s in sources):
                     continue
                 held = f"the sources it was indexed from in place ({', '.join(sources)})" if sources else (
                     f"a source it was indexed from in place (this root's source is "

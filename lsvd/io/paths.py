@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lsvd.errors import LsvdError
 
-__all__ = ["UnsafePathError", "check_name", "inside", "is_within", "lexically_outside", "unsafe_name_reason"]
+__all__ = ["UnsafePathError", "check_name", "inside", "is_under", "is_within", "unsafe_name_reason"]
 
 #: Characters a safe name may not contain: path separators, a drive colon, control characters.
 _UNSAFE = re.compile(r"[/\\:\x00-\x1f\x7f]")
@@ -66,11 +66,6 @@ def inside(base: str | os.PathLike[str], *parts: str) -> Path:
     return path
 
 
-def lexically_outside(path: str, base: str) -> bool:
-    """Whether the manifest path ``path`` (relative to ``base`` unless absolute) leaves ``base``.
-
-    Lexical (``..`` collapsed, symbolic links not followed): it judges what a manifest says.
-    """
-    full = os.path.normpath(os.path.join(base, path))
-    base = os.path.normpath(base)
-    return not (full == base or full.startswith(base.rstrip(os.sep) + os.sep))
+def is_under(path: str, base: str) -> bool:
+    """Whether the normalised path string ``path`` is ``base`` or lies under it (lexical: no file system access)."""
+    return path == base or path.startswith(base.rstrip(os.sep) + os.sep)
