@@ -30,7 +30,9 @@ PS frame), used for every frame (spec §2.3; needs >= 10 frames, else ``none`` w
 Weights (``--checkpoint``): a training run directory, checkpoint folder or ``generator.safetensors``
 written by ``python -m lsvd.train`` (network size and flow read from it), an official mmcv SelfSVD
 checkpoint (``generator.*`` keys; with ``--flow pwcnet`` the PWC-Net weights come from it too), or
-a ``.safetensors`` file holding a plain :class:`~lsvd.models.SelfSVDNet` state dict (give ``--model``).
+a ``.safetensors`` file holding a plain :class:`~lsvd.models.SelfSVDNet` state dict (give ``--model``),
+or what a benchmark scored: ``RESULTS/runs/<method>`` (its ``checkpoint.json``), or just the method's name
+for a benchmark written to ``./results`` (``--checkpoint selfsvd`` after the README's main command).
 Without one the network is untrained: its last
 convolution is zero-initialised, so the output equals the input (a warning says so).
 """
@@ -165,6 +167,31 @@ def _read_input(spec: str) -> _Clip:
 # --- model and masks -------------------------------------------------------------------------------
 
 
+#: Where ``python -m benchmarks.run`` writes by default, and its folder of per-method weight pointers.
+BENCHMARK_RUNS = Path("results") / "runs"
+
+
+def _benchmarked(checkpoint: str) -> str:
+    """``checkpoint`` itself if it exists, else ``results/runs/<checkpoint>`` when it names a benchmarked method.
+
+    Raises:
+        DesmokeError: a bare name (no folder part) that is neither a path nor a method benchmarked into ./results.
+    """
+    from lsvd.train.checkpoint import POINTER_FILE
+
+    if Path(checkpoint).expanduser().exists() or Path(checkpoint).name != checkpoint:
+        return checkpoint
+    run = BENCHMARK_RUNS / checkpoint
+    if (run / POINTER_FILE).is_file():
+        log.info("--checkpoint %s: the weights the benchmark in ./results scored (%s)", checkpoint, run / POINTER_FILE)
+        return str(run)
+    known = sorted(p.parent.name for p in BENCHMARK_RUNS.glob(f"*/{POINTER_FILE}"))
+    raise DesmokeError(f"--checkpoint {checkpoint}: expected a weights file or folder, or the name of a learned "
+                       f"method benchmarked into ./results ({BENCHMARK_RUNS}/<method>/{POINTER_FILE}); found neither "
+                       f"(benchmarked there: {', '.join(known) or 'none'}). Run `python -m benchmarks.run --method "
+                       f"{checkpoint}` first, or give RESULTS/runs/<method> of a benchmark written elsewhere")
+
+
 def _load_model(preset: str | None, flow: str | None, checkpoint: str | None, device: str) -> tuple[Any, dict]:
     from lsvd.io.weights import CheckpointError
     from lsvd.models.selfsvd import PRESETS, build_selfsvd
@@ -178,6 +205,7 @@ def _load_model(preset: str | None, flow: str | None, checkpoint: str | None, de
             return build_selfsvd(preset or "paper", flow=flow or "dis").eval(), {}
         except Exception as exc:  # missing or unreadable flow weights
             raise DesmokeError(f"cannot build the {preset or 'paper'} model with --flow {flow}: {exc}") from exc
+    checkpoint = _benchmarked(checkpoint)
     try:
         model, info = load_generator(checkpoint, preset=preset, flow=flow)
     except CheckpointError as exc:  # empty, truncated or unsafe file: its message names it and what to do
@@ -369,7 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help=f"video, frame folder, or ROOT{CLIP_SEPARATOR}CLIP_ID")
     p.add_argument("-o", "--output", required=True, help="*.mp4 / *.mkv for a video, anything else for a PNG folder")
     p.add_argument("--checkpoint", help="a run directory / checkpoint folder / generator.safetensors from "
-                                        "python -m lsvd.train, or an official SelfSVD checkpoint (.pth)")
+                                        "python -m lsvd.train, an official SelfSVD checkpoint (.pth), RESULTS/runs/"
+                                        "<method> of a benchmark, or a method benchmarked into ./results (selfsvd)")
     add_option(p, "--model", old=("--preset",), help="network size (paper, small, tiny): read from lsvd.train "
                "checkpoints; default paper (the released checkpoints)")
     p.add_argument("--flow", choices=("dis", "pwcnet"), help="flow backend (default: the checkpoint's, else dis)")

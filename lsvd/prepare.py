@@ -40,6 +40,7 @@ from lsvd.constants import (
     SOURCE_LSVD,
     SOURCE_SYNTHETIC,
     SOURCE_VIDEO,
+    STORAGE_VIDEO,
     SYNTHETIC_DIR,
     lsvd_home,
 )
@@ -163,11 +164,16 @@ def _finish(root: Path, result: IndexResult, log_: ProblemLog, source: dict, pre
     write_json(root / REPORT_FILE, {"manifest_id": manifest_id, **log_.to_json()})
     prev_ids = set(previous[0]["clip_id"]) if previous is not None and len(previous[0]) else set()
     by_split = result.clips.groupby("split").size().to_dict()
+    extras = dict(extras or {})
+    if (result.clips["storage"] == STORAGE_VIDEO).all():  # HF loading needs decoding: say how, once, here
+        from lsvd.hf.card import VIDEO_PIXELS_ADVICE
+
+        extras["HF datasets"] = "frames stay inside the videos: " + VIDEO_PIXELS_ADVICE.replace("`", "")
     return PrepareSummary(
         root=root, source=source["kind"], clips=len(result.clips), frames=len(result.frames),
         by_split={str(k): int(v) for k, v in by_split.items()}, indexed=result.indexed, reused=result.reused,
         removed=len(prev_ids - set(result.clips["clip_id"])), problems=log_.counts(), changed=changed,
-        seconds=time.perf_counter() - t0, extras=extras or {},
+        seconds=time.perf_counter() - t0, extras=extras,
     )
 
 

@@ -104,7 +104,7 @@ def build_report(results_dir: str | Path = "results", out: str | Path | None = N
                  splits: Sequence[str] | None = None, clips: Sequence[str] | None = None,
                  methods: Sequence[str] | None = None, zoom: Sequence[float] | None = None,
                  video_clips: Sequence[str] | None = None, video_methods: Sequence[str] | None = None,
-                 title: str = "LSVD toolkit report", published: bool = True) -> dict[str, Any]:
+                 title: str = "LSVD toolkit report", published: bool = True, deltas: bool = True) -> dict[str, Any]:
     """Build every table, figure and the page (see the module docstring).
 
     Args:
@@ -114,6 +114,7 @@ def build_report(results_dir: str | Path = "results", out: str | Path | None = N
         video_clips / video_methods: the clips with video players and the outputs shown next to the input.
         published: show the shipped published numbers (:mod:`benchmarks.published`) beside the measured rows of
             their protocol, marked ``(published)`` and never ranked with them.
+        deltas: end each method's quality cell in its change against the identity floor, ``24.21 (+2.07)``.
 
     Returns:
         ``{"out": Path, "figures": [FigureFile], "tables": {key: Table}, "stats": dict}``.
@@ -134,7 +135,7 @@ def build_report(results_dir: str | Path = "results", out: str | Path | None = N
         raise ResultsError(f"split(s) {unknown} are not in {results.layout.leaderboard}; it has "
                            f"{results.splits}")
     out = check_out_dir(Path(out).expanduser() if out is not None else results.layout.report, results.root)
-    tables = build_tables(results, chosen, published=published)
+    tables = build_tables(results, chosen, published=published, deltas=deltas)
     options = {"qualitative_grid": {"clips": clips, "methods": methods, "zoom": zoom},
                "mask_overlays": {"clips": clips}, "metric_over_time": {"clip": clips[0] if clips else None}}
     figures, stats = [], {}
@@ -254,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--published", action=argparse.BooleanOptionalAction, default=True,
                    help="show published numbers (benchmarks/published) beside the measured rows of their protocol, "
                    "marked (published) and not ranked (default: on)")
+    p.add_argument("--deltas", action=argparse.BooleanOptionalAction, default=True,
+                   help="end each method's quality cell in its change against the identity floor, e.g. 24.21 (+2.07) "
+                   "(default: on)")
     return p
 
 
@@ -261,7 +265,7 @@ def _report(args: argparse.Namespace) -> int:
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # matplotlib's PDF font subsetting is chatty
     out = build_report(args.results, args.output, splits=args.split or None, clips=args.clips, methods=args.methods,
                        zoom=args.zoom, video_clips=args.video_clips, video_methods=args.video_methods,
-                       title=args.title, published=args.published)
+                       title=args.title, published=args.published, deltas=args.deltas)
     made = [f for f in out["figures"] if f.ok]
     print(f"tables   {len(out['tables'])} ({', '.join(out['tables'])}), Markdown and LaTeX in {out['out'] / 'tables'}")
     print(f"figures  {len(made)} (PNG and PDF) in {out['out'] / 'figures'}")

@@ -53,6 +53,7 @@ NO_NETWORK = "–"
 PUBLISHED = "(published)"
 #: Method kinds that are not ranked (the floor every method should beat).
 UNRANKED_KINDS = ("reference",)
+_DELTAS = " In brackets: the change against identity, the floor."
 #: Method kinds without a network (params / GMACs are not applicable).
 NO_NETWORK_KINDS = ("classical", "reference")
 
@@ -323,15 +324,19 @@ class _Notes:
 
 
 def _quality_cells(results: Results, split: str, methods: Sequence[str], metrics: Sequence[str],
-                   notes: _Notes) -> tuple[list[list[str]], list[list[Emphasis]]]:
-    """Metric cells (and their emphasis) of ``methods``; ranking per column over rankable methods."""
+                   notes: _Notes, *, deltas: bool = True) -> tuple[list[list[str]], list[list[Emphasis]]]:
+    """Metric cells (and their emphasis) of ``methods``; ranking per column over rankable methods.
+
+    The floor is ``identity``'s value of the split (whether or not it is among ``methods``): nothing that does not
+    beat it is emphasised, and with ``deltas`` every other method's cell ends in its change against it, ``(+1.23)``.
+    """
     board = _split_board(results, split)
     cells = [[NA] * len(metrics) for _ in methods]
     emph: list[list[Emphasis]] = [[None] * len(metrics) for _ in methods]
     for j, metric in enumerate(metrics):
         part = board[board["metric"] == metric]
         ranked: list[tuple[int, float]] = []
-        floor = float("nan")
+        floor = _floor(part, metric)
         for i, method in enumerate(methods):
             hit = part[part["method"] == method]
             row = None if hit.empty else hit.iloc[0]
@@ -347,11 +352,27 @@ def _quality_cells(results: Results, split: str, methods: Sequence[str], metrics
                 cells[i][j] = format_value(row["value"], metric)
                 if _kind(results, method, split) not in UNRANKED_KINDS:
                     ranked.append((i, float(cells[i][j])))
-                elif method == "identity":
-                    floor = float(cells[i][j])
         for i, e in rank(ranked, _direction(board, metric), floor).items():
             emph[i][j] = e
+        if deltas and not math.isnan(floor):
+            for i, _ in ranked:
+                cells[i][j] += f" ({format_delta(float(cells[i][j]) - floor, cells[i][j])})"
     return cells, emph
+
+
+def _floor(part: pd.DataFrame, metric: str) -> float:
+    """``identity``'s value of one metric's rows, as displayed (NaN when it has none)."""
+    hit = part[(part["method"] == "identity") & (part["status"] == "ok")]
+    if hit.empty or pd.isna(hit.iloc[0]["value"]):
+        return float("nan")
+    return float(format_value(hit.iloc[0]["value"], metric))
+
+
+def format_delta(delta: float, shown: str) -> str:
+    """A change against the floor at the precision of the value ``shown`` (``+1.23``, ``-0.0041``, ``±0``)."""
+    decimals = len(shown.split(".")[1]) if "." in shown and "e" not in shown else 0
+    text = f"{delta:+.{decimals}f}" if "e" not in shown else f"{delta:+.2e}"
+    return "±0" if float(text) == 0 else text
 
 
 def _clips_text(results: Results, split: str, methods: Iterable[str]) -> str:
@@ -418,13 +439,14 @@ def _published_note(table: PublishedTable, what: str = "") -> str:
 
 
 def main_table(results: Results, split: str, *, protocol: str | None = None,
-               published: Sequence[PublishedTable] = ()) -> Table:
+               published: Sequence[PublishedTable] = (), deltas: bool = True) -> Table:
     """Quality of every non-ablation method of ``split`` under ``protocol`` on every quality metric it has.
 
     Args:
         protocol: the evaluation protocol of the rows shown (default: the split's only one).
         published: published tables; those of ``protocol`` follow the measured rows, marked ``(published)``
             (their metrics that no measured row has get a column of their own).
+        deltas: end each ranked cell in its change against identity's value, ``24.21 (+2.07)``.
 
     Raises:
         ResultsError: ``protocol`` is None and the split has rows of several protocols.
@@ -438,7 +460,7 @@ def main_table(results: Results, split: str, *, protocol: str | None = None,
     order = {m: i for i, m in enumerate(DEFAULT_METRICS)}
     metrics += sorted(extra, key=lambda m: (order.get(m, len(order)), m))
     notes = _Notes()
-    cells, emph = _quality_cells(results, split, methods, metrics, notes)
+    cells, emph = _quality_cells(results, split, methods, metrics, notes, deltas=deltas)
     rows = [[m, *row] for m, row in zip(methods, cells, strict=True)]
     emphasis: list[list[Emphasis]] = [[None, *row] for row in emph]
     for table in published:
@@ -452,6 +474,7 @@ def main_table(results: Results, split: str, *, protocol: str | None = None,
                f"{fields['protocol']}. ↑ / ↓: higher / lower is better, as declared by each metric. Best in bold, "
                "second underlined (ties share it), among the methods with results and only where they beat identity "
                "(the smoky input); a lone method is not ranked."
+               + (_DELTAS if deltas else "")
                + _unranked_text(results, split, methods)
                + (f" Rows marked {PUBLISHED} are copied from the cited paper under the same protocol: not ranked."
                   if published else "")
@@ -539,7 +562,8 @@ def efficiency_table(results: Results, split: str, *, protocol: str | None = Non
                  rules_before=(len(methods),) if published else (), **fields)
 
 
-def ablation_table(results: Results, split: str, *, protocol: str | None = None) -> Table | None:
+def ablation_table(results: Results, split: str, *, protocol: str | None = None,
+                   deltas: bool = True) -> Table | None:
     """Each ablated method ("full") followed by its ablations (with the ``variant`` they change); ranked
     within each group. None when ``split`` has no ablations under ``protocol`` (see :func:`main_table`)."""
     results, protocol, fields = _protocol_view(results, split, protocol)
@@ -560,7 +584,7 @@ def ablation_table(results: Results, split: str, *, protocol: str | None = None)
     starts: list[int] = []
     for base in sorted(groups, key=lambda b: (order.get(b, len(order)), b)):
         members = [base, *groups[base]]
-        cells, e = _quality_cells(results, split, members, metrics, notes)
+        cells, e = _quality_cells(results, split, members, metrics, notes, deltas=deltas)
         starts.append(len(rows))
         for k, (m, row, erow) in enumerate(zip(members, cells, e, strict=True)):
             variant = "full" if k == 0 else str(results.method_info(m, split).get("ablation") or m)
@@ -568,7 +592,8 @@ def ablation_table(results: Results, split: str, *, protocol: str | None = None)
             emph.append([None, None, *erow])
     caption = (f"Ablations on the {split} split ({_clips_text(results, split, [r[0] for r in rows])}): each full "
                "method, then its variants. ↑ / ↓: higher / lower is better. Best in bold, second underlined, within "
-               "each group." + (f" {NA}: not available (see the notes)." if any(NA in r for r in rows) else ""))
+               "each group, only where they beat identity (the smoky input)." + (_DELTAS if deltas else "")
+               + (f" {NA}: not available (see the notes)." if any(NA in r for r in rows) else ""))
     return Table(title=_title("Ablations", split, protocol), caption=caption,
                  header=["Method", "Variant", *(_metric_header(board, m) for m in metrics)],
                  rows=rows, emphasis=emph, footnotes=notes.lines(), label=_key("ablation", split, protocol),
@@ -582,7 +607,7 @@ def _key(kind: str, split: str, protocol: str = DEFAULT_PROTOCOL) -> str:
 
 
 def build_tables(results: Results, splits: Sequence[str] | None = None, *,
-                 published: bool | Sequence[PublishedTable] = True) -> dict[str, Table]:
+                 published: bool | Sequence[PublishedTable] = True, deltas: bool = True) -> dict[str, Table]:
     """Every table of ``splits`` (default: all), one per (split, protocol): ``main_<split>``,
     ``efficiency_<split>``, ``ablation_<split>`` (if any); ``_<protocol>`` is appended for protocols other than
     :data:`~reports.results.DEFAULT_PROTOCOL`.
@@ -600,10 +625,11 @@ def build_tables(results: Results, splits: Sequence[str] | None = None, *,
     out: dict[str, Table] = {}
     for split in splits if splits is not None else results.splits:
         for protocol in results.protocols(split):
-            out[_key("main", split, protocol)] = main_table(results, split, protocol=protocol, published=chosen)
+            out[_key("main", split, protocol)] = main_table(results, split, protocol=protocol, published=chosen,
+                                                                  deltas=deltas)
             out[_key("efficiency", split, protocol)] = efficiency_table(results, split, protocol=protocol,
                                                                         published=chosen)
-            ablation = ablation_table(results, split, protocol=protocol)
+            ablation = ablation_table(results, split, protocol=protocol, deltas=deltas)
             if ablation is not None:
                 out[_key("ablation", split, protocol)] = ablation
     return out

@@ -129,8 +129,9 @@ def test_load_frames_config(tiny):
 
     v = _by_clip(dd["test"], "v")
     assert len(v) == 10
-    for i, row in enumerate(v):
-        assert row["image"] is None and row["ps_image"] is None
+    video_px = read_frames(tiny["video"], range(3, 13))
+    for i, row in enumerate(v):  # frames inside a video: decoded with PyAV as the rows are read
+        assert np.array_equal(_px(row["image"]), video_px[i + 3]) and np.array_equal(_px(row["ps_image"]), video_px[3])
         assert row["video"] == {"path": tiny["video"].as_posix(), "bytes": None}
         assert row["frame_number"] == i + 3 and row["timestamp_s"] == pytest.approx((i + 3) / 10)
         assert row["storage"] == "video"
@@ -150,7 +151,9 @@ def test_load_clips_config_and_split(tiny):
     assert np.array_equal(_px(b["ps_image"]), tiny["b"][1])
     assert len(b["masks"]) == 10 and np.array_equal(_px(b["masks"][3]), tiny["mask_b"][3])
     assert b["clean_frames"] is None and b["densities"] is None and b["video"] is None
-    assert v["frames"] is None and v["ps_image"] is None and v["masks"] is None
+    video_px = read_frames(tiny["video"], range(3, 13))
+    assert [np.array_equal(_px(f), video_px[i + 3]) for i, f in enumerate(v["frames"])] == [True] * 10
+    assert np.array_equal(_px(v["ps_image"]), video_px[3]) and v["masks"] is None
     assert v["video"] == {"path": tiny["video"].as_posix(), "bytes": None}
 
     train = hf.load(tiny["root"], "clips", split="train")
@@ -487,3 +490,43 @@ def test_prepare_synthetic_tiny_end_to_end(tmp_path, monkeypatch):
     image = row["image"] if row["image"] is not None else None
     assert image is not None and image.size == (clip["width"], clip["height"])
     assert row["ps_image"].size == image.size
+
+
+def test_a_root_stored_in_videos_gives_pixels_or_says_how(tmp_path, monkeypatch, capsys):
+    """lsvd.hf.load decodes the frames; datasets.load_dataset has no pixel columns (never None) and the card and
+    prepare say how to get them (hub folder, --store png)."""
+    import pickle
+
+    from lsvd import prepare
+    from tests.conftest import make_video
+
+    video = make_video(tmp_path / "case.mp4", n=12, size=(48, 64))
+    root = tmp_path / "root"
+    assert prepare.main(["--videos", str(video), "--root", str(root), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "frames stay inside the videos" in out and "lsvd.hf.load" in out and "--store png" in out
+    px = read_frames(video, range(12))
+    ours = hf.load(root)
+    (split,) = ours
+    rows = list(ours[split])
+    assert len(rows) == 12 and all(r["storage"] == "video" for r in rows)
+    for r in rows:
+        assert np.array_equal(_px(r["image"]), px[r["frame_number"]]) and np.array_equal(_px(r["ps_image"]), px[0])
+    assert np.array_equal(_px(ours[split][7]["image"]), px[7])  # random access too (decoding restarts)
+    (clip,) = list(hf.load(root, "clips")[split])
+    assert [np.array_equal(_px(f), px[i]) for i, f in enumerate(clip["frames"])] == [True] * 12
+    again = pickle.loads(pickle.dumps(ours[split]))  # DataLoader workers get a working copy
+    assert np.array_equal(_px(again[3]["image"]), px[3])
+
+    card = (root / "README.md").read_text()
+    assert "No pixel columns here" in card and "--store png" in card and "lsvd.hf hub" in card
+    monkeypatch.chdir(root)
+    theirs = datasets.load_dataset(str(root), cache_dir=str(tmp_path / "hf-cache"))[split]
+    assert "image" not in theirs.column_names and "ps_image" not in theirs.column_names
+    assert theirs[0]["video"]["path"] and theirs[0]["frame_number"] == 0
+    clips = datasets.load_dataset(str(root), "clips", cache_dir=str(tmp_path / "hf-cache"))[split]
+    assert "frames" not in clips.column_names and "ps_image" not in clips.column_names
+    assert hf.card_is_current(root)
+    hub = hf.write_hub_folder(root, tmp_path / "hub")  # the one-step conversion the card names
+    embedded = datasets.load_dataset(str(hub), cache_dir=str(tmp_path / "hf-cache2"))[split]
+    assert np.array_equal(_px(embedded[5]["image"]), px[5])

@@ -39,13 +39,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from lsvd.constants import CARD_FILE
+from lsvd.constants import CARD_FILE, STORAGE_VIDEO
 from lsvd.data.manifest import COLUMN_DOCS, Manifest
 from lsvd.hf.public import HUB_BOOKKEEPING_COLUMNS, HUB_PATH_COLUMNS, public_manifest
-from lsvd.hf.tables import CONFIGS, FRAMES, PS_COLUMN, VIDEO_COLUMN, build_tables, sorted_rows
+from lsvd.hf.tables import (
+    CONFIGS,
+    FRAMES,
+    PIXEL_COLUMNS,
+    PS_COLUMN,
+    VIDEO_COLUMN,
+    Config,
+    build_tables,
+    sorted_rows,
+)
 from lsvd.io.atomic import write_bytes
 
-__all__ = ["CARD_DATA_DIR", "CARD_MANIFEST_KEY", "MEDIA_DOCS", "SELFSVD_BIBTEX", "card_is_current", "render_card",
+__all__ = ["CARD_DATA_DIR", "CARD_MANIFEST_KEY", "MEDIA_DOCS", "SELFSVD_BIBTEX", "VIDEO_PIXELS_ADVICE", "all_in_videos",
+           "card_is_current", "card_tables", "render_card",
            "write_dataset_card"]
 
 log = logging.getLogger(__name__)
@@ -118,7 +128,7 @@ def write_dataset_card(manifest: Manifest) -> Path:
     features: dict[str, datasets.Features] = {}
     keep: set[Path] = set()
     for config in CONFIGS:
-        tables = build_tables(manifest, config, relative=True)
+        tables = card_tables(manifest, config)
         data_files[config] = {}
         for split, table in tables.items():
             rel = f"{CARD_DATA_DIR}/{config}/{split}.parquet"
@@ -136,11 +146,46 @@ def write_dataset_card(manifest: Manifest) -> Path:
     return card
 
 
+#: How to get decoded pixels of a root stored in videos (the card, ``prepare``'s summary).
+VIDEO_PIXELS_ADVICE = (
+    "`datasets.load_dataset(root)` cannot decode video, so its `image` / `ps_image` / `frames` columns are left "
+    "out rather than null. For the pixels: `lsvd.hf.load(root)` decodes them with PyAV as rows are read; "
+    "`python -m lsvd.hf hub --root ROOT -o DIR` writes a copy with every frame embedded as PNG, which "
+    "`datasets.load_dataset(DIR)` reads; or prepare the videos with `--store png`."
+)
+
+
+def all_in_videos(manifest: Manifest) -> bool:
+    """Whether every clip of the root is stored inside a video file (no image file holds its frames)."""
+    return bool(len(manifest.clips)) and bool((manifest.clips["storage"] == STORAGE_VIDEO).all())
+
+
+def card_tables(manifest: Manifest, config: Config) -> dict[str, pa.Table]:
+    """The card's data-file tables of ``config``: :func:`build_tables` with paths as the manifest stores them.
+
+    On a root whose every clip is stored inside a video file, the pixel columns (:data:`PIXEL_COLUMNS`) are
+    left out instead of being null on every row: ``datasets.load_dataset`` cannot decode video, and a missing
+    column fails loudly where a null would flow on unnoticed (the card says how to get the pixels).
+    """
+    tables = build_tables(manifest, config, relative=True)
+    if not all_in_videos(manifest):
+        return tables
+    return {split: _without(t, list(PIXEL_COLUMNS[config])) for split, t in tables.items()}
+
+
+def _without(table: pa.Table, columns: list[str]) -> pa.Table:
+    """``table`` less ``columns``, its ``datasets`` features (schema metadata) updated to match."""
+    features = datasets.Features.from_arrow_schema(table.schema)
+    keep = [c for c in table.column_names if c not in columns]
+    return pa.Table.from_arrays([table[c] for c in keep],
+                                schema=datasets.Features({c: features[c] for c in keep}).arrow_schema)
+
+
 def card_is_current(root: str | os.PathLike[str]) -> bool:
     """Whether the card and its data files match the manifest (wherever the root now lives)."""
     manifest = Manifest.load(root)
     for config in CONFIGS:
-        for split, table in build_tables(manifest, config, relative=True).items():
+        for split, table in card_tables(manifest, config).items():
             path = Path(manifest.root) / CARD_DATA_DIR / config / f"{split}.parquet"
             try:
                 on_disk = pq.read_table(path)
@@ -324,6 +369,10 @@ def render_card(
         add("Absent files are `None` (null), never placeholder images. In this folder the frames of clips "
             "stored inside a video file (`storage = video`) are embedded as decoded PNG images like all others "
             "(`image`, `ps_image`, `frames`), and `video` is always null.")
+    elif all_in_videos(manifest):
+        add(f"**No pixel columns here: every clip of this root is stored inside a video file.** {VIDEO_PIXELS_ADVICE} "
+            "Each row names its frame by `frame_number` / `timestamp_s` in the `video` column's file (not "
+            "decoded: `datasets.Video(decode=False)`).")
     else:
         add("Absent files are `None` (null), never placeholder images. Clips stored inside a video file "
             "(`storage = video`) have their frames addressed by `frame_number` / `timestamp_s` in the `video` "

@@ -10,7 +10,6 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import datasets
 import pyarrow as pa
@@ -29,12 +28,14 @@ from lsvd.hf.tables import (
     Config,
     build_tables,
     check_config,
-    isnull,
-    ps_rows,
+    frame_numbers,
+    ps_numbers,
     root_of,
     sorted_rows,
 )
 from lsvd.io.atomic import atomic_dir, write_bytes, write_json
+from lsvd.io.images import encode_png
+from lsvd.io.video import FrameReader
 
 __all__ = ["HUB_DATA_DIR", "write_hub_folder"]
 
@@ -44,39 +45,6 @@ log = logging.getLogger(__name__)
 HUB_DATA_DIR = "data"
 _ROW_GROUP_ROWS = 100  # Hub shards: rows per Parquet row group (what one reader batch holds)
 _ROW_GROUP_BYTES = 64 << 20  # ... or fewer rows once their embedded bytes reach this
-
-
-class _VideoPNGs:
-    """PNG bytes of video frames by frame number, decoded in one forward pass when rows ascend."""
-
-    def __init__(self) -> None:
-        self._path: str | None = None
-        self._frames: Iterator[Any] | None = None
-        self._next = 0
-        self._memo: dict[tuple[str, int], bytes] = {}
-
-    def get(self, path: str, number: int, *, keep: bool = False) -> bytes:
-        """The frame's PNG bytes; ``keep`` remembers them (a clip's PS frame, asked for again)."""
-        from lsvd.io.images import encode_png
-        from lsvd.io.video import VideoError, iter_frames
-
-        key = (path, int(number))
-        if key in self._memo:
-            return self._memo[key]
-        if path != self._path or number < self._next or self._frames is None:
-            self._path, self._frames, self._next = path, iter_frames(path), 0
-        for frame in self._frames:
-            self._next = frame.number + 1
-            if frame.number == number:
-                data = encode_png(frame.rgb)
-                if keep:
-                    self._memo = {key: data}
-                return data
-            if frame.number > number:
-                break
-        self._frames = None
-        raise VideoError(f"{path}: frame {number} not found (the video has fewer frames than the manifest says; "
-                         "re-run `python -m lsvd.prepare`)")
 
 
 def _hub_table(table: pa.Table) -> pa.Table:
@@ -112,7 +80,7 @@ def _png(data: bytes, name: str) -> dict:
     return {"bytes": data, "path": name}
 
 
-def _embedded_rows(table: pa.Table, config: str, ps_numbers: dict[str, int], videos: _VideoPNGs) -> Iterator[dict]:
+def _embedded_rows(table: pa.Table, config: str, ps_numbers: dict[str, int], videos: FrameReader) -> Iterator[dict]:
     """Rows of a path table with every file's bytes embedded (video frames decoded to PNG)."""
     ps_cache: dict[str, dict | None] = {}
     for start in range(0, table.num_rows, _ROW_GROUP_ROWS):
@@ -123,14 +91,14 @@ def _embedded_rows(table: pa.Table, config: str, ps_numbers: dict[str, int], vid
                 ps_cache.clear()
                 if video is not None and cid in ps_numbers:
                     number = ps_numbers[cid]
-                    ps_cache[cid] = _png(videos.get(video["path"], number, keep=True), f"{number:08d}.png")
+                    ps_cache[cid] = _png(encode_png(videos.get(video["path"], number, keep=True)), f"{number:08d}.png")
                 else:
                     ps_cache[cid] = _embed(row[PS_COLUMN])
             row[PS_COLUMN] = ps_cache[cid]
             if config == FRAMES:
                 if video is not None:
                     number = int(row["frame_number"])
-                    row["image"] = _png(videos.get(video["path"], number), f"{number:08d}.png")
+                    row["image"] = _png(encode_png(videos.get(video["path"], number)), f"{number:08d}.png")
                 else:
                     row["image"] = _embed(row["image"])
                 for name in ("mask", "clean", "density"):
@@ -138,7 +106,7 @@ def _embedded_rows(table: pa.Table, config: str, ps_numbers: dict[str, int], vid
             else:
                 if video is not None:
                     numbers = row.pop("_frame_numbers")
-                    row["frames"] = [_png(videos.get(video["path"], n), f"{n:08d}.png") for n in numbers]
+                    row["frames"] = [_png(encode_png(videos.get(video["path"], n)), f"{n:08d}.png") for n in numbers]
                 else:
                     row.pop("_frame_numbers", None)
                     row["frames"] = None if row["frames"] is None else [_embed(v) for v in row["frames"]]
@@ -255,11 +223,9 @@ def write_hub_folder(
                 "and no manifests/); choose an empty or new folder"
             )
 
-    _, frames = sorted_rows(manifest)
-    ps = ps_rows(manifest.clips, frames)
-    ps_numbers = {cid: int(n) for cid, n in ps["frame_number"].items() if not isnull(n)}
-    numbers = {cid: [int(n) for n in g["frame_number"]] for cid, g in frames.groupby("clip_id", sort=False)}
-    videos = _VideoPNGs()
+    clips, frames = sorted_rows(manifest)
+    ps_frames, numbers = ps_numbers(clips, frames), frame_numbers(frames)
+    videos = FrameReader()
     data_files: dict[str, dict[str, str]] = {}
     features: dict[str, datasets.Features] = {}
     with atomic_dir(out) as tmp:
@@ -274,7 +240,7 @@ def write_hub_folder(
                         pa.array([numbers.get(cid, []) for cid in table["clip_id"].to_pylist()], pa.list_(pa.int64())),
                     )
                 writer = _ShardWriter(tmp / HUB_DATA_DIR / config, split, schema, max_shard_rows, max_shard_bytes)
-                for row in _embedded_rows(table, config, ps_numbers, videos):
+                for row in _embedded_rows(table, config, ps_frames, videos):
                     writer.add(row)
                 shards = writer.close()
                 log.info("%s/%s: %d shard(s)", config, split, len(shards))

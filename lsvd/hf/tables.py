@@ -18,7 +18,9 @@ Splits are the manifest's ``split`` values (characters outside ``[A-Za-z0-9_]`` 
 ``datasets`` requires). :func:`load` builds these tables in memory from the manifest;
 ``datasets.load_dataset(root)`` reads the same tables from the Parquet files the dataset card's
 ``configs`` point to (:mod:`lsvd.hf.card`), so both give the same rows, except that the card's
-image and video paths of files inside the root are relative to it.
+image and video paths of files inside the root are relative to it, and that only :func:`load` decodes
+frames stored inside videos (:class:`VideoPixels`; the card's files of a root stored entirely in
+videos leave the pixel columns out, :func:`lsvd.hf.card.card_tables`).
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ from lsvd.constants import ROLE_PS, STORAGE_VIDEO
 from lsvd.data.manifest import CLIP_SCHEMA, FRAME_SCHEMA, Manifest, ManifestError
 
 __all__ = [
-    "CLIPS", "CONFIGS", "FRAMES", "MEDIA_COLUMNS", "PS_COLUMN", "VIDEO_COLUMN", "Config", "build_tables",
-    "check_config", "check_split_names", "load", "split_name",
+    "CLIPS", "CONFIGS", "FRAMES", "MEDIA_COLUMNS", "PIXEL_COLUMNS", "PS_COLUMN", "VIDEO_COLUMN", "Config",
+    "VideoPixels", "build_tables", "check_config", "check_split_names", "frame_numbers", "load", "ps_numbers",
+    "split_name",
 ]
 
 Config = Literal["frames", "clips"]
@@ -49,6 +52,8 @@ CONFIGS: tuple[Config, ...] = (FRAMES, CLIPS)
 
 PS_COLUMN = "ps_image"
 VIDEO_COLUMN = "video"
+#: Per config, the columns of a frame's pixels (null in the tables for frames stored inside a video file).
+PIXEL_COLUMNS: dict[str, tuple[str, str]] = {FRAMES: ("image", PS_COLUMN), CLIPS: ("frames", PS_COLUMN)}
 #: Manifest file column -> (its ``frames``-config image column, its ``clips``-config list column).
 MEDIA_COLUMNS: dict[str, tuple[str, str]] = {
     "path": ("image", "frames"),
@@ -248,7 +253,11 @@ def load(
     ``config="frames"`` gives one row per frame, ``"clips"`` one row per clip (columns in the
     module docstring). With ``split`` (a manifest split, e.g. ``"train"``) a :class:`datasets.Dataset`,
     else a :class:`datasets.DatasetDict` of every split. Image columns decode to ``PIL.Image``
-    (RGB frames, ``L`` masks) or ``None`` where absent; ``video`` stays undecoded. Paths are resolved
+    (RGB frames, ``L`` masks) or ``None`` where absent. Frames of clips stored inside a video file fill
+    ``image`` / ``ps_image`` / ``frames`` too: decoded with PyAV when a row is read (one forward pass per
+    video when rows are read in order, :class:`lsvd.io.video.FrameReader`; random access restarts the
+    decoding, so prefer ``prepare --store png`` for shuffled access to long videos); ``video`` itself
+    stays undecoded. Paths are resolved
     against the root's current location, so any working directory works. The rows equal those of
     ``datasets.load_dataset(str(root), config)`` but for the image and video paths, which the card's
     data files keep relative to the root (see :func:`lsvd.hf.write_dataset_card`).
@@ -262,7 +271,51 @@ def load(
             raise ValueError(f"unknown split {split!r} in {manifest.root}; it has {sorted(tables)}")
         tables = {wanted: tables[wanted]}
     out = {name: _dataset(manifest, config, name, table) for name, table in tables.items()}
+    if (manifest.clips["storage"] == STORAGE_VIDEO).any():
+        clips, frames = sorted_rows(manifest)
+        decode = VideoPixels(config, ps_numbers(clips, frames), frame_numbers(frames))
+        out = {name: ds.with_transform(decode) for name, ds in out.items()}
     return out[split_name(split)] if split is not None else datasets.DatasetDict(out)
+
+
+def ps_numbers(clips: pd.DataFrame, frames: pd.DataFrame) -> dict[str, int]:
+    """Clip id -> the frame number of its PS frame in its video (clips whose PS row has one)."""
+    ps = ps_rows(clips, frames)
+    return {cid: int(n) for cid, n in ps["frame_number"].items() if not isnull(n)}
+
+
+def frame_numbers(frames: pd.DataFrame) -> dict[str, list[int]]:
+    """Clip id -> its frames' numbers in its video, in ``frame_index`` order (rows as :func:`sorted_rows`)."""
+    return {cid: [int(n) for n in g["frame_number"]] for cid, g in frames.groupby("clip_id", sort=False)}
+
+
+class VideoPixels:
+    """A ``datasets`` transform that fills the pixel columns of video-stored rows by decoding their video.
+
+    ``frames`` config: ``image`` (frame ``frame_number``) and ``ps_image``; ``clips`` config: ``frames`` and
+    ``ps_image``; each a ``PIL.Image`` (RGB). Rows of other clips, and columns asked for without ``video``
+    (``ds["image"]``), pass through unchanged.
+    """
+
+    def __init__(self, config: Config, ps: dict[str, int], numbers: dict[str, list[int]]) -> None:
+        from lsvd.io.video import FrameReader
+
+        self.config, self.ps, self.numbers, self.reader = config, ps, numbers, FrameReader()
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        from PIL import Image
+
+        for k, video in enumerate(batch.get(VIDEO_COLUMN) or []):
+            if video is None or not video.get("path"):
+                continue
+            path, cid = video["path"], batch["clip_id"][k]
+            if PS_COLUMN in batch and cid in self.ps:
+                batch[PS_COLUMN][k] = Image.fromarray(self.reader.get(path, self.ps[cid], keep=True))
+            if self.config == FRAMES and "image" in batch and "frame_number" in batch:
+                batch["image"][k] = Image.fromarray(self.reader.get(path, int(batch["frame_number"][k])))
+            elif self.config == CLIPS and "frames" in batch:
+                batch["frames"][k] = [Image.fromarray(self.reader.get(path, n)) for n in self.numbers.get(cid, [])]
+        return batch
 
 
 def _dataset(manifest: Manifest, config: str, split: str, table: pa.Table) -> datasets.Dataset:

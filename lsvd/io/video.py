@@ -17,8 +17,8 @@ import numpy as np
 
 from lsvd.errors import LsvdError
 
-__all__ = ["VIDEO_SUFFIXES", "VideoError", "VideoFrame", "VideoInfo", "iter_frames", "iter_frames_in_background",
-    "probe_video", "read_frames", "write_video"]
+__all__ = ["VIDEO_SUFFIXES", "FrameReader", "VideoError", "VideoFrame", "VideoInfo", "iter_frames",
+           "iter_frames_in_background", "probe_video", "read_frames", "write_video"]
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg")
 
@@ -190,6 +190,49 @@ def read_frames(path: str | os.PathLike[str], frame_numbers: Iterable[int]) -> d
         raise VideoError(f"{path}: frames {missing[:5]}{'...' if len(missing) > 5 else ''} not found "
                          f"(the video has fewer frames than its manifest says; re-run prepare)")
     return out
+
+
+class FrameReader:
+    """Frames of videos by frame number, decoded in one forward pass while the numbers asked for ascend.
+
+    Asking for an earlier frame (or another video) restarts decoding from the start of that video, so
+    sequential access costs one decode of each frame and random access into long videos is slow (use a
+    PNG-stored root, ``prepare --store png``, for that). ``keep=True`` remembers the frame (e.g. a clip's PS
+    frame, asked for again after later frames). Picklable (the open decoder is not carried over), so it
+    can live in ``DataLoader`` workers.
+    """
+
+    def __init__(self) -> None:
+        self._path: str | None = None
+        self._frames: Iterator[VideoFrame] | None = None
+        self._next = 0
+        self._kept: dict[tuple[str, int], np.ndarray] = {}
+
+    def __getstate__(self) -> dict:
+        return {"_path": None, "_frames": None, "_next": 0, "_kept": {}}
+
+    def get(self, path: str | os.PathLike[str], number: int, *, keep: bool = False) -> np.ndarray:
+        """The RGB frame ``number`` (0-based decode order) of ``path``, uint8 ``(H, W, 3)``.
+
+        Raises:
+            VideoError: the video has no such frame, or fails to decode.
+        """
+        key = (str(path), int(number))
+        if key in self._kept:
+            return self._kept[key]
+        if key[0] != self._path or key[1] < self._next or self._frames is None:
+            self._path, self._frames, self._next = key[0], iter_frames(key[0]), 0
+        for frame in self._frames:
+            self._next = frame.number + 1
+            if frame.number == key[1]:
+                if keep:
+                    self._kept = {key: frame.rgb}
+                return frame.rgb
+            if frame.number > key[1]:
+                break
+        self._frames = None
+        raise VideoError(f"{path}: frame {number} not found (the video has fewer frames than the manifest says; "
+                         "re-run `python -m lsvd.prepare`)")
 
 
 def write_video(

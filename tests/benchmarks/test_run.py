@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -613,7 +614,8 @@ def test_resolved_config_and_readme_are_saved_with_the_results(full_run: Path, b
     assert info["runs"][run_id]["command"] in readme and f"results format {RESULTS_FORMAT_VERSION}" in readme
 
 
-def test_the_trained_weights_are_found_from_the_results(full_run: Path, bench_run: Path, tmp_path: Path, capsys):
+def test_the_trained_weights_are_found_from_the_results(full_run: Path, bench_run: Path, tmp_path: Path, capsys,
+                                                       monkeypatch):
     from benchmarks.results import CHECKPOINT_POINTER
     from lsvd.desmoke import main as desmoke_main
     from lsvd.io.hashing import file_sha256
@@ -633,3 +635,12 @@ def test_the_trained_weights_are_found_from_the_results(full_run: Path, bench_ru
     tampered.write_text(json.dumps({**data, "sha256": "0" * 64}))
     assert desmoke_main([*args, "--checkpoint", str(tampered)]) == 2
     assert "has changed since it was scored" in capsys.readouterr().err
+    # the method's name, from the folder a benchmark wrote ./results in; a name with no such run is refused
+    (tmp_path / "results" / "runs").mkdir(parents=True)
+    shutil.copytree(pointer.parent, tmp_path / "results" / "runs" / "selfsvd")
+    monkeypatch.chdir(tmp_path)
+    assert desmoke_main([*args, "-o", str(tmp_path / "by-name"), "--checkpoint", "selfsvd", "-v"]) == 0
+    assert (tmp_path / "by-name").is_dir()
+    assert desmoke_main([*args, "-o", str(tmp_path / "none"), "--checkpoint", "unet"]) == 2
+    err = capsys.readouterr().err
+    assert "--checkpoint unet" in err and "benchmarked there: selfsvd" in err and "benchmarks.run --method unet" in err

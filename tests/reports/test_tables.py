@@ -16,6 +16,7 @@ from reports.tables import (
     ablation_table,
     build_tables,
     efficiency_table,
+    format_delta,
     format_value,
     main_table,
     write_tables,
@@ -66,7 +67,7 @@ def test_emphasis_follows_each_metrics_declared_direction_and_skips_identity():
                   # not a default metric and declared "higher is better": the data decides, not the name
                   ("identity", "zz_error", 0.5, "ok", True), ("a", "zz_error", 1.0, "ok", True),
                   ("b", "zz_error", 3.0, "ok", True), ("c", "zz_error", 2.0, "ok", True)], KINDS)
-    t = main_table(r, "test")
+    t = main_table(r, "test", deltas=False)
     assert t.header == ["Method", "fade ↓", "psnr ↑", "zz_error ↑"]  # DEFAULT_METRICS order, then the others
     assert [row[0] for row in t.rows] == ["identity", "a", "b", "c"]
     assert _cell(t, "b", "psnr") == ("22.00", "best")
@@ -89,7 +90,7 @@ def test_ties_at_the_shown_precision_share_the_emphasis():
     r = _results([("a", "psnr", 22.001, "ok", True), ("b", "psnr", 21.999, "ok", True),
                   ("c", "psnr", 20.0, "ok", True), ("d", "psnr", 20.0, "ok", True), ("e", "psnr", 19.0, "ok", True)],
                  {"a": "classical", "b": "learned", "c": "learned", "d": "learned", "e": "learned"})
-    t = main_table(r, "test")
+    t = main_table(r, "test", deltas=False)
     assert [_cell(t, m, "psnr") for m in "abcde"] == [("22.00", "best"), ("22.00", "best"), ("20.00", "second"),
                                                         ("20.00", "second"), ("19.00", None)]
 
@@ -97,7 +98,7 @@ def test_ties_at_the_shown_precision_share_the_emphasis():
 def test_a_lone_method_is_not_ranked():
     r = _results([("identity", "ssim", 0.4, "ok", True), ("a", "ssim", 0.5, "ok", True),
                   ("b", "ssim", float("nan"), "missing", True, "no clean frames")], KINDS | {"b": "learned"})
-    t = main_table(r, "test")
+    t = main_table(r, "test", deltas=False)
     assert _cell(t, "a", "ssim") == ("0.5000", None)  # no "best" of one, even when it beats the floor
     assert all(e is None for row in t.emphasis for e in row)
 
@@ -110,11 +111,31 @@ def test_values_that_do_not_beat_the_floor_are_never_best_or_second():
                   ("b", "psnr", 20.0, "ok", True), ("c", "psnr", 24.0, "ok", True),
                   ("identity", "ssim", 0.9, "ok", True), ("a", "ssim", 0.8, "ok", True), ("b", "ssim", 0.7, "ok", True)],
                  KINDS)
-    t = main_table(r, "test")
+    t = main_table(r, "test", deltas=False)
     assert [_cell(t, m, "niqe")[1] for m in "abc"] == [None, None, "best"]  # 9.0 is no better than 8.7: not second
     assert [_cell(t, m, "psnr")[1] for m in "abc"] == [None, None, "best"]  # equal to the floor is not a win
     assert all(_cell(t, m, "ssim")[1] is None for m in "ab")  # nobody beats the input
     assert "beat identity" in t.caption
+
+
+def test_cells_show_the_change_against_the_floor():
+    r = _results([("identity", "psnr", 20.36, "ok", True), ("a", "psnr", 23.987, "ok", True),
+                  ("b", "psnr", 20.355, "ok", True), ("identity", "niqe", 8.711, "ok", False),
+                  ("a", "niqe", 16.525, "ok", False), ("b", "niqe", 8.306, "ok", False),
+                  ("identity", "periodic_energy", 0.0, "ok", False), ("a", "periodic_energy", 2e-4, "ok", False),
+                  ("b", "periodic_energy", 0.72, "ok", False), ("a", "ssim", 0.9, "ok", True)], KINDS)
+    t = main_table(r, "test")
+    assert _cell(t, "identity", "psnr") == ("20.36", None)  # the floor itself: no change shown
+    assert _cell(t, "a", "psnr") == ("23.99 (+3.63)", "best")  # at the shown precision: 23.99 - 20.36
+    assert _cell(t, "b", "psnr") == ("20.36 (±0)", None)
+    assert _cell(t, "a", "niqe") == ("16.525 (+7.814)", None)  # a loss reads as one
+    assert _cell(t, "b", "niqe") == ("8.306 (-0.405)", "best")
+    assert _cell(t, "a", "periodic_energy")[0] == "2.000e-04 (+2.00e-04)"
+    assert _cell(t, "b", "periodic_energy")[0] == "0.7200 (+0.7200)"
+    assert _cell(t, "a", "ssim") == ("0.9000", None)  # no floor value: no change
+    assert "change against identity" in t.caption
+    assert r"23.99 (+3.63)" in t.to_latex() and "**23.99 (+3.63)**" in t.to_markdown()
+    assert "change against identity" not in main_table(r, "test", deltas=False).caption
 
 
 def test_failed_method_shows_failed_with_its_reason_once():
@@ -122,7 +143,7 @@ def test_failed_method_shows_failed_with_its_reason_once():
                   ("c", "psnr", float("nan"), "failed", True, "clip 3: CUDA out of memory"),
                   ("a", "ssim", 0.5, "ok", True), ("b", "ssim", 0.6, "ok", True),
                   ("c", "ssim", float("nan"), "failed", True, "clip 3: CUDA out of memory")], KINDS)
-    t = main_table(r, "test")
+    t = main_table(r, "test", deltas=False)
     assert _cell(t, "c", "psnr") == ("failed", None) and _cell(t, "c", "ssim") == ("failed", None)
     assert _cell(t, "b", "psnr") == ("21.00", "best") and _cell(t, "a", "psnr") == ("20.00", "second")
     assert t.footnotes == ["c failed: clip 3: CUDA out of memory"]
@@ -133,7 +154,7 @@ def test_metric_missing_for_everyone_is_shown_with_one_note():
     rows = [(m, "pi", float("nan"), "missing", False, PI_REASON) for m in KINDS]
     rows += [("identity", "psnr", 35.0, "ok", True), ("a", "psnr", 29.0, "ok", True),
              ("b", "psnr", 30.0, "ok", True), ("c", "psnr", 31.0, "ok", True)]
-    t = main_table(_results(rows, KINDS), "test")
+    t = main_table(_results(rows, KINDS), "test", deltas=False)
     j = _col(t, "pi")
     assert t.header[j] == "pi ↓"
     assert [row[j] for row in t.rows] == [NA] * 4
@@ -238,14 +259,14 @@ def test_ablation_table_groups_by_base_and_none_without_ablations():
     abl = {"x_a": ("x", "w/o A"), "x_b": ("x", "w/o B"), "y_a": ("y", "w/o A")}
     values = {"identity": 1.0, "x": 30.0, "x_a": 29.0, "x_b": 31.0, "y": 20.0, "y_a": 21.0}
     r = _results([(m, "psnr", v, "ok", True) for m, v in values.items()], kinds, ablations=abl)
-    t = ablation_table(r, "test")
+    t = ablation_table(r, "test", deltas=False)
     assert t is not None
     assert [row[:3] for row in t.rows] == [["x", "full", "30.00"], ["x_a", "w/o A", "29.00"],
                                            ["x_b", "w/o B", "31.00"], ["y", "full", "20.00"], ["y_a", "w/o A", "21.00"]]
     assert [row[2] for row in t.emphasis] == ["second", None, "best", "second", "best"]  # ranked within a group
     assert t.rules_before == (0, 3)
     assert t.to_latex().count(r"\midrule") == 2
-    assert [row[0] for row in main_table(r, "test").rows] == ["identity", "x", "y"]
+    assert [row[0] for row in main_table(r, "test", deltas=False).rows] == ["identity", "x", "y"]
     assert ablation_table(_results([("x", "psnr", 1.0, "ok", True)], {"x": "learned"}), "test") is None
 
 
@@ -266,9 +287,15 @@ def test_main_table_of_tiny_results(tiny: Results):
         metric, arrow = h.split()
         hib = bool(board.loc[board["metric"] == metric, "higher_is_better"].iloc[0])
         assert arrow == ("↑" if hib else "↓")
+        floor = t.rows[0][j]
         for i, row in enumerate(t.rows):
             hit = board[(board["method"] == row[0]) & (board["metric"] == metric)].iloc[0]
-            assert row[j] == (format_value(hit["value"], metric) if hit["status"] == "ok" else NA)
+            shown, _, delta = row[j].partition(" (")
+            assert shown == (format_value(hit["value"], metric) if hit["status"] == "ok" else NA)
+            if row[0] == "identity" or shown == NA or floor == NA:
+                assert not delta
+            else:  # every method's change against the floor, at the value's precision
+                assert delta == format_delta(float(shown) - float(floor), shown) + ")"
             if row[0] == "identity":
                 assert t.emphasis[i][j] is None
     assert [row[_col(t, "pi")] for row in t.rows] == [NA] * 4
