@@ -44,6 +44,7 @@ COMMANDS = {
     "python -m benchmarks.run": "score methods with reference and no-reference metrics into a leaderboard",
     "python -m benchmarks.ablation": "train SelfSVD and its ablations over seeds; mean +- std table",
     "python -m reports.build": "tables, figures and a report page from a results folder",
+    "python -m reports.reproduce": "regenerate every number the README quotes, with its provenance",
 }
 
 
