@@ -1,0 +1,57 @@
+"""Every ``python -m`` command of the README's shell blocks parses with the options it shows.
+
+A renamed or removed option then fails here, not on a reader's machine. (Running them is the
+fresh-machine check's job: most need data or weights.)
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+#: module of ``python -m X`` -> the module that builds its parser
+PARSERS = {
+    "lsvd.prepare": "lsvd.prepare", "lsvd.masks": "lsvd.masks.__main__", "lsvd.train": "lsvd.train.__main__",
+    "lsvd.desmoke": "lsvd.desmoke", "lsvd.hf": "lsvd.hf.cli", "benchmarks.run": "benchmarks.run",
+    "benchmarks.ablation": "benchmarks.ablation", "reports.build": "reports.build",
+    "reports.reproduce": "reports.reproduce",
+}
+
+
+def readme_commands() -> list[str]:
+    """The ``python -m`` commands of the README's ``bash`` blocks (continuations joined, comments dropped)."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", README.read_text(), re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            if line.lstrip().startswith("#"):
+                continue
+            for part in re.split(r"&&|;", line.split("  #")[0]):
+                part = part.strip()
+                if part.startswith("python -m ") and " | " not in part:
+                    commands.append(part)
+    return commands
+
+
+def test_the_readme_has_commands_of_every_kind():
+    modules = {c.split()[2] for c in readme_commands()}
+    assert {"lsvd.prepare", "lsvd.train", "lsvd.desmoke", "benchmarks.run", "reports.build",
+            "reports.reproduce"} <= modules
+
+
+@pytest.mark.parametrize("command", readme_commands())
+def test_readme_command_parses(command: str, capsys):
+    words = shlex.split(re.sub(r"\$\w+", "1", command))  # shell variables ($D, $I): any value
+    module = words[2]
+    if module not in PARSERS:
+        pytest.skip(f"{module}: not a toolkit command with a parser")
+    parser = importlib.import_module(PARSERS[module]).build_parser()
+    try:
+        parser.parse_args(words[3:])
+    except SystemExit as exc:
+        if exc.code not in (0, None):  # --help / --list-* exit 0
+            pytest.fail(f"{command!r} does not parse: {capsys.readouterr().err.strip()}")
