@@ -26,6 +26,7 @@ PARSERS = {
     "python -m benchmarks.run": ("benchmarks.run", []),
     "python -m benchmarks.ablation": ("benchmarks.ablation", []),
     "python -m reports.build": ("reports.build", []),
+    "python -m reports.reproduce": ("reports.reproduce", []),
 }
 
 

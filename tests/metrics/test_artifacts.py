@@ -179,4 +179,5 @@ def test_benchmark_reports_periodic_energy(tiny_synthetic_root: Path, tmp_path: 
     i = next(i for i, r in enumerate(table.rows) if r[0] == "identity")
     assert table.rows[i][j] == "0" and table.emphasis[i][j] is None
     k = next(i for i, r in enumerate(table.rows) if r[0] == checkerboard_method)
-    assert table.rows[k][j] == format_value(checker["value"], "periodic_energy")
+    shown = format_value(checker["value"], "periodic_energy")
+    assert table.rows[k][j] == f"{shown} (+{shown})"  # its change against the floor, 0

@@ -109,7 +109,8 @@ def test_values_that_do_not_beat_the_floor_are_never_best_or_second():
                   ("b", "niqe", 9.0, "ok", False), ("c", "niqe", 8.0, "ok", False),
                   ("identity", "psnr", 20.0, "ok", True), ("a", "psnr", 19.0, "ok", True),
                   ("b", "psnr", 20.0, "ok", True), ("c", "psnr", 24.0, "ok", True),
-                  ("identity", "ssim", 0.9, "ok", True), ("a", "ssim", 0.8, "ok", True), ("b", "ssim", 0.7, "ok", True)],
+                  ("identity", "ssim", 0.9, "ok", True), ("a", "ssim", 0.8, "ok", True),
+                  ("b", "ssim", 0.7, "ok", True)],
                  KINDS)
     t = main_table(r, "test", deltas=False)
     assert [_cell(t, m, "niqe")[1] for m in "abc"] == [None, None, "best"]  # 9.0 is no better than 8.7: not second
