@@ -314,7 +314,7 @@ def render_methods(opts: Options) -> dict[str, str]:
     results = load_results(folder)
     names = results.method_names("test")
     ablations = sum(bool(results.is_ablation(m, "test")) for m in names)
-    text = (f"Over the {len(names)} methods of this benchmark (the table above and {ablations} ablations) and "
+    text = (f"Over the {len(names)} methods of this benchmark (the methods table and {ablations} ablations) and "
             f"{agreement['n_frames']:,} frames, "
             f"aligned PSNR against the PS frame and PSNR against the clean frames correlate with Pearson r = "
             f"{agreement['pearson_frames']:.3f} and Spearman ρ = {agreement['spearman_frames']:.3f} (over "
