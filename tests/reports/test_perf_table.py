@@ -13,7 +13,9 @@ import pytest
 
 from reports.perf_table import render_perf_table
 
-COMMITTED = Path(__file__).resolve().parents[2] / "benchmarks" / "perf" / "results"
+#: Frozen copies of the records (as of commit 5bfee70): the tests pin their rendering, so they must not follow
+#: benchmarks/perf/results, which every perf run rewrites.
+COMMITTED = Path(__file__).resolve().parent / "data" / "perf"
 NAMES = ("prepare", "synthetic", "masks", "smoke_detection", "models", "metrics")
 MAIN = {"seconds": 472.4, "seed": 0, "identical": True}
 #: Row prefixes (the "what" column), in order; the main command's row only with ``main_command``.
@@ -36,7 +38,7 @@ ROWS = [
 
 @pytest.fixture
 def results(tmp_path: Path) -> Path:
-    """A copy of the committed records (tests change them)."""
+    """A copy of the frozen records (tests change them)."""
     out = tmp_path / "results"
     out.mkdir()
     for name in NAMES:
@@ -304,3 +306,10 @@ def test_gpu_row(results: Path) -> None:
     assert "18.4 fps" in row[1] and "pwcnet" not in row[1]
     assert row[2] == ">= 30 fps at 1080x1920: met"
     assert "- gpu.json: 2027-01-02, commit 0123456, device NVIDIA H100 80GB HBM3" in text
+
+
+def test_the_committed_records_render_whole() -> None:
+    """Whatever the last perf run recorded renders every row from its file (no file missing or unreadable)."""
+    text = render_perf_table(Path(__file__).resolve().parents[2] / "benchmarks" / "perf" / "results")
+    assert "not measured (" not in text
+    assert [line.split(".json")[0][2:] for line in text.splitlines() if line.startswith("- ")] == list(NAMES)
