@@ -182,18 +182,19 @@ def _time_main_command(opts: Options) -> None:
     subprocess.run([sys.executable, "-m", "benchmarks.run", "--method", "selfsvd", "-o", str(folder / "results"),
                     "--no-progress"], check=True, env=env)
     seconds = time.perf_counter() - t0
-    fresh = _values(folder / "results", 0)
-    cached = _values(opts.out / "main" / f"seed{opts.seeds[0]}", opts.seeds[0]) if 0 in opts.seeds else None
+    fresh = _values(folder / "results")
+    cached = _values(opts.out / "main" / "seed0") if 0 in opts.seeds else None
     write_json(opts.out / "perf" / MAIN_COMMAND_FILE,
                {"seconds": round(seconds, 1), "seed": 0, "identical": None if cached is None else fresh == cached})
     shutil.rmtree(folder / "home", ignore_errors=True)  # a second copy of the data and the run: not needed
 
 
-def _values(results: Path, seed: int) -> dict[tuple[str, str], float]:
+def _values(results: Path, split: str = "test") -> dict[tuple[str, str], float]:
+    """``(method, metric) -> value`` of the ``ok`` rows of one split of a results folder's leaderboard."""
     from benchmarks.results import ResultsLayout
 
     board = pd.read_parquet(ResultsLayout(results).leaderboard)
-    board = board[(board["status"] == "ok") & (board["seed"] == seed)] if "seed" in board else board
+    board = board[(board["split"] == split) & (board["status"] == "ok")]
     return {(r.method, r.metric): float(r.value) for r in board.itertuples()}
 
 
@@ -271,15 +272,11 @@ def render_main(opts: Options) -> dict[str, str]:
 
 
 def _render_seeds(opts: Options, meta: dict[str, Any]) -> str:
-    from benchmarks.results import ResultsLayout
+    from benchmarks.metrics.base import get_metric
     from reports.tables import format_value
 
-    per_seed = {}
-    for seed in opts.seeds:
-        board = pd.read_parquet(ResultsLayout(opts.out / "main" / f"seed{seed}").leaderboard)
-        board = board[(board["split"] == "test") & (board["status"] == "ok")]
-        per_seed[seed] = {(r.method, r.metric): float(r.value) for r in board.itertuples()}
-    arrows = {m: "↑" if m in ("psnr", "ssim", "aligned_psnr") else "↓" for m in SEED_COLUMNS}
+    per_seed = {seed: _values(opts.out / "main" / f"seed{seed}") for seed in opts.seeds}
+    arrows = {m: "↑" if get_metric(m).higher_is_better else "↓" for m in SEED_COLUMNS}
     lines = ["| seed | method | " + " | ".join(f"{m} {arrows[m]}" for m in SEED_COLUMNS) + " |",
              "| --- | --- | " + " | ".join("---" for _ in SEED_COLUMNS) + " |"]
     first = per_seed[opts.seeds[0]]
@@ -302,7 +299,7 @@ def render_methods(opts: Options) -> dict[str, str]:
     from reports.results import load_results
 
     meta, folder = _meta(opts, "methods"), opts.out / "methods"
-    table = _quality_table(folder, (*SYNTHETIC_COLUMNS, "params"), "test")
+    table = _quality_table(folder, SYNTHETIC_COLUMNS, "test")
     caption = ("Every learned method trained with the same `cpu` budget and seed; `psnr`, `ssim`, `ciede2000` against "
                "the clean frames from the smoke onset on. Bold / underlined: best / second among the methods that "
                "beat `identity`; in brackets: the change against `identity`.")
