@@ -1,8 +1,9 @@
 """Per-frame cost of our native no-reference metrics (NIQE, BRISQUE, PIQE, FADE) against their references.
 
-Run: ``python -m benchmarks.perf.metrics [--quick] [--sizes 480x640,1080x1920] [--repeats 10 --ref-repeats 5]
-[--pyiqa-python PATH] [--no-reference] [--no-record]``; records ``benchmarks/perf/results/metrics.json``.
-No targets; figures only. Each metric is timed against its reference IN THE SAME RUN, on the same image.
+Run: ``python -m benchmarks.perf.metrics [--quick] [--sizes 480x640,720x1280,1080x1920] [--threads 1]
+[--repeats 10 --ref-repeats 5] [--pyiqa-python PATH] [--no-reference] [--no-record]``; records
+``benchmarks/perf/results/metrics.json``. Target: ours >= 5x its reference at 720p and 1080p
+(:data:`TARGET_SPEEDUP`), both on ``--threads`` threads. Each metric is timed against its reference IN THE SAME RUN, on the same image.
 
 - *Ours*: ``benchmarks.metrics.niqe.niqe``, ``.brisque.brisque``, ``.piqe.piqe``, ``.fade.fade`` on the uint8 RGB
   ``(H, W, 3)`` frame, in this process.
@@ -62,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numba
 import numpy as np
 import torch
 
@@ -74,10 +76,11 @@ FRAME = 9
 PARAMS = ROOT / "benchmarks" / "metrics" / "params"
 DEFAULT_PYIQA_PYTHON = Path("/tmp/pyiqa-venv/bin/python")
 DEFAULT_PYIQA_SRC = Path("/tmp/pyiqa_ref")
-DEFAULT_SIZES = ((480, 640), (1080, 1920))
+DEFAULT_SIZES = ((480, 640), (720, 1280), (1080, 1920))
 METRICS = ("niqe", "brisque", "piqe", "fade")
 PYIQA_METRICS = ("niqe", "brisque", "piqe")
 REL = 0.01
+TARGET_SPEEDUP = 5.0
 
 
 def _times_ms(fn: Callable[[], Any], repeats: int) -> tuple[float, float]:
@@ -209,6 +212,13 @@ def _pyfade_reference(images: dict[str, np.ndarray], repeats: int) -> dict[str, 
     return out
 
 
+def _set_threads(n: int) -> None:
+    """Pin torch, OpenCV and Numba to ``n`` threads (the reference subprocess gets torch's count)."""
+    torch.set_num_threads(n)
+    cv2.setNumThreads(n)
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+
+
 def _parse_sizes(text: str) -> list[tuple[int, int]]:
     sizes = []
     for part in text.split(","):
@@ -224,7 +234,7 @@ def _round(x: float, digits: int = 6) -> float:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="480x640 only, fewer repeats")
-    ap.add_argument("--sizes", default=None, help="comma-separated HxW (default 480x640,1080x1920)")
+    ap.add_argument("--sizes", default=None, help="comma-separated HxW (default 480x640,720x1280,1080x1920)")
     ap.add_argument("--repeats", type=int, default=None, help="timed calls of ours (default 10; 3 with --quick)")
     ap.add_argument("--ref-repeats", type=int, default=None,
                     help="timed calls of each reference (default 5; 2 with --quick)")
@@ -233,9 +243,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     help="python of a venv with pyiqa==0.1.16 installed --no-deps (default %(default)s)")
     ap.add_argument("--pyiqa-src", type=Path, default=DEFAULT_PYIQA_SRC,
                     help="pyiqa's piqe files copied out of the wheel (PIQE fallback without --pyiqa-python)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="threads of ours and of the references (torch, OpenCV, Numba; default %(default)s)")
     ap.add_argument("--no-reference", action="store_true", help="time ours only (skip every reference)")
     ap.add_argument("--no-record", action="store_true", help="print only, do not write results/metrics.json")
     args = ap.parse_args(argv)
+    _set_threads(args.threads)
     sizes = _parse_sizes(args.sizes) if args.sizes else ([DEFAULT_SIZES[0]] if args.quick else list(DEFAULT_SIZES))
     repeats = args.repeats or (3 if args.quick else 10)
     ref_repeats = args.ref_repeats or (2 if args.quick else 5)
@@ -251,6 +264,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "repeats_reference": None if args.no_reference else ref_repeats,
         "threads_torch": torch.get_num_threads(),
         "threads_opencv": cv2.getNumThreads(),
+        "threads_numba": numba.get_num_threads(),
     }
 
     refs: dict[str, dict[str, Any] | str] = {}
