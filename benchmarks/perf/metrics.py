@@ -3,7 +3,8 @@
 Run: ``python -m benchmarks.perf.metrics [--quick] [--sizes 480x640,720x1280,1080x1920] [--threads 1]
 [--repeats 10 --ref-repeats 5] [--pyiqa-python PATH] [--no-reference] [--no-record]``; records
 ``benchmarks/perf/results/metrics.json``. Target: ours >= 5x its reference at 720p and 1080p
-(:data:`TARGET_SPEEDUP`), both on ``--threads`` threads. Each metric is timed against its reference IN THE SAME RUN, on the same image.
+(:data:`TARGET_SPEEDUP`), both on ``--threads`` threads.
+Each metric is timed against its reference IN THE SAME RUN, on the same image.
 
 - *Ours*: ``benchmarks.metrics.niqe.niqe``, ``.brisque.brisque``, ``.piqe.piqe``, ``.fade.fade`` on the uint8 RGB
   ``(H, W, 3)`` frame, in this process.
