@@ -37,13 +37,14 @@ import pandas as pd
 from benchmarks.methods import Clip, Method
 from benchmarks.metrics.base import Metric
 from benchmarks.results import method_dir_name
+from benchmarks.stages import SHARED, StageTimes
 from lsvd.errors import LsvdError
 from lsvd.io.hashing import digest
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PROTOCOL_VERSION", "ROW_COLUMNS", "ClipUnreadable", "MethodFailure", "References", "check_outputs",
-           "evaluate_clip", "metric_key"]
+__all__ = ["PROTOCOL_VERSION", "ROW_COLUMNS", "ClipUnreadable", "MethodFailure", "References", "SharedWork",
+           "check_outputs", "evaluate_clip", "metric_key"]
 
 ROW_COLUMNS = ["method", "split", "clip_id", "frame_number", "metric", "value"]
 #: Bumped whenever how values are computed changes (frame selection, references): invalidates caches.
@@ -106,16 +107,50 @@ def check_outputs(out: Any, clip: Clip) -> np.ndarray:
     return arr
 
 
+class SharedWork:
+    """What the scoring of every method on one clip shares, computed once, on first use.
+
+    Now: the flows between consecutive input frames (:func:`benchmarks.metrics.temporal.input_flows`, for the
+    clip metrics with ``extra["shares"] == "input_flows"``), booked as stage ``flows`` of
+    :data:`~benchmarks.stages.SHARED`. Create one per clip; the inputs are the clip's after the protocol's
+    :meth:`~benchmarks.protocols.Protocol.prepare`, which is the same for every method.
+    """
+
+    def __init__(self, flow: Any, timer: StageTimes | None = None) -> None:
+        self.flow = flow
+        self.timer = timer if timer is not None else StageTimes()
+        self._input_flows: list[Any] | None = None
+        self._input_shape: tuple[int, ...] | None = None
+
+    def input_flows(self, inputs: np.ndarray) -> list[Any]:
+        """``T - 1`` ``(flow, non-occluded mask)`` pairs of the clip's inputs ``(T, H, W, 3)``."""
+        from benchmarks.metrics.temporal import input_flows
+
+        if self._input_flows is None:
+            with self.timer.stage(SHARED, "flows"):
+                self._input_flows = input_flows(inputs, self.flow)
+            self._input_shape = tuple(inputs.shape)
+        elif tuple(inputs.shape) != self._input_shape:
+            raise ValueError(f"SharedWork of one clip given inputs of shape {tuple(inputs.shape)}, then "
+                             f"{self._input_shape}; create one per clip")
+        return self._input_flows
+
+    def kwargs(self, metric: Metric, clip: Clip) -> dict[str, Any]:
+        """The shared results ``metric`` takes as keyword arguments."""
+        return {"pair_flows": self.input_flows(clip.lqs)} if metric.extra.get("shares") == "input_flows" else {}
+
+
 def _frame_values(metric: Metric, outputs: np.ndarray, clip: Clip, refs: References, flow: Any,
                   aligned: list[tuple[np.ndarray, np.ndarray]] | None,
-                  align_options: dict[str, Any] | None = None) -> list[tuple[int, float]]:
+                  align_options: dict[str, Any] | None = None,
+                  shared: dict[str, Any] | None = None) -> list[tuple[int, float]]:
     """``[(frame_number, value), ...]`` of one metric on one clip (frames ``0, s, 2s, ...`` of a frame metric
-    with ``extra["frame_stride"] = s``)."""
+    with ``extra["frame_stride"] = s``); ``shared``: :meth:`SharedWork.kwargs` for a clip metric."""
     from benchmarks.metrics.reference import align_to_reference
 
     numbers = clip.frame_numbers if clip.frame_numbers is not None else np.arange(len(outputs))
     if metric.kind == "clip":
-        values = metric(outputs, clip.lqs, flow)
+        values = metric(outputs, clip.lqs, flow, **(shared or {}))
         # one value per consecutive pair: attributed to the later frame
         return [(int(numbers[t + 1]), float(v)) for t, v in enumerate(values)]
     out = []
@@ -182,7 +217,8 @@ def _write_cache(path: Path, frame: pd.DataFrame) -> None:
 def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, clip_fingerprint: str,
                   metrics: Sequence[Metric], flow: Any, flow_name: str, cache_dir: Path,
                   errors: dict[str, str] | None = None, media: Any = None,
-                  protocol: Any = None) -> tuple[pd.DataFrame, float | None]:
+                  protocol: Any = None, timer: StageTimes | None = None,
+                  shared: SharedWork | None = None) -> tuple[pd.DataFrame, float | None]:
     """Per-frame rows of ``metrics`` for ``method`` on one clip, from the cache where possible.
 
     Args:
@@ -194,6 +230,8 @@ def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, cl
             reports (preview video, sample frames) are not saved yet, and saves them.
         protocol: the :class:`~benchmarks.protocols.Protocol` scored (default: the default protocol); the
             metrics are those it built (:meth:`~benchmarks.protocols.Protocol.create_metric`).
+        timer: gets the seconds of each stage (:mod:`benchmarks.stages`; the clip loader is timed by the caller).
+        shared: the clip's :class:`SharedWork` when several methods are scored on it (default: this call's own).
 
     Returns:
         ``(rows, seconds)``: tidy rows (:data:`ROW_COLUMNS`) and the method's desmoking time when it
@@ -218,9 +256,13 @@ def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, cl
         return _split_errors(have, errors), None
 
     clip, refs = clip_loader()
+    timer = timer if timer is not None else StageTimes()
+    shared = shared if shared is not None else SharedWork(flow, timer)
+    name = method.name
     t0 = time.perf_counter()
     try:
-        outputs = check_outputs(method.desmoke(clip), clip)
+        with timer.stage(name, "method"):
+            outputs = check_outputs(method.desmoke(clip), clip)
     except MethodFailure:
         raise
     except Exception as exc:  # a method may fail in any way; it is recorded, not fatal
@@ -228,32 +270,37 @@ def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, cl
     seconds = time.perf_counter() - t0
     if save_media:
         try:
-            media.save(method.name, method.cache_key(), clip_fingerprint, clip, refs, outputs)
+            with timer.stage(name, "media"):
+                media.save(name, method.cache_key(), clip_fingerprint, clip, refs, outputs)
         except Exception as exc:  # media only feed reports: never lose the scores for them
-            log.warning("%s on %s: preview media not saved (%s: %s); reports will lack them", method.name, clip_id,
+            log.warning("%s on %s: preview media not saved (%s: %s); reports will lack them", name, clip_id,
                         type(exc).__name__, exc)
 
-    outputs, clip, refs = protocol.prepare(outputs, clip, refs)  # the card's reference and resolution
+    with timer.stage(name, "protocol"):
+        outputs, clip, refs = protocol.prepare(outputs, clip, refs)  # the card's reference and resolution
     aligned = None
     align_options = protocol.align_options()
     if any(m.align and m.kind == "frame" for m in todo):
         from benchmarks.metrics.reference import align_to_reference
 
         strides = [int(m.extra.get("frame_stride", 1)) for m in todo if m.align and m.kind == "frame"]
-        aligned = [align_to_reference(frame, refs.ps, flow, **align_options)  # once per frame any of them scores
-                   if any(t % s == 0 for s in strides) else None for t, frame in enumerate(outputs)]
+        with timer.stage(name, "flows"):
+            aligned = [align_to_reference(frame, refs.ps, flow, **align_options)  # once per frame any of them scores
+                       if any(t % s == 0 for s in strides) else None for t, frame in enumerate(outputs)]
     new_rows = []
     for metric in todo:
         try:
-            values = _frame_values(metric, outputs, clip, refs, flow, aligned, align_options)
+            kwargs = shared.kwargs(metric, clip) if metric.kind == "clip" else {}
+            with timer.stage(name, f"metric:{metric.name}"):
+                values = _frame_values(metric, outputs, clip, refs, flow, aligned, align_options, kwargs)
         except Exception as exc:  # the metric cannot score this clip: recorded (one row, no value), not fatal
-            log.warning("%s on %s: %s cannot be computed: %s", method.name, clip_id, metric.name, exc)
-            new_rows.append({"method": method.name, "split": split, "clip_id": clip_id, "frame_number": -1,
+            log.warning("%s on %s: %s cannot be computed: %s", name, clip_id, metric.name, exc)
+            new_rows.append({"method": name, "split": split, "clip_id": clip_id, "frame_number": -1,
                              "metric": metric.name, "value": float("nan"), "key": keys[metric.name],
                              "error": f"{type(exc).__name__}: {exc}"})
             continue
         for number, value in values:
-            new_rows.append({"method": method.name, "split": split, "clip_id": clip_id, "frame_number": number,
+            new_rows.append({"method": name, "split": split, "clip_id": clip_id, "frame_number": number,
                              "metric": metric.name, "value": value, "key": keys[metric.name], "error": ""})
     if not todo:
         return _split_errors(have, errors), seconds
@@ -261,5 +308,6 @@ def evaluate_clip(method: Method, split: str, clip_loader: Any, clip_id: str, cl
     keep = cached[~cached["metric"].isin([m.name for m in todo])]
     merged = pd.concat([keep, new], ignore_index=True) if len(keep) else new
     merged = merged.sort_values(["metric", "frame_number"], kind="stable").reset_index(drop=True)
-    _write_cache(path, merged)
+    with timer.stage(name, "write"):
+        _write_cache(path, merged)
     return _split_errors(merged[merged["key"].isin(keys.values())], errors), seconds

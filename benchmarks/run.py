@@ -72,14 +72,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
-import functools
 import json
 import logging
 import os
 import shlex
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +89,7 @@ import pandas as pd
 from benchmarks.leaderboard import DEFAULT_METRICS, EFFICIENCY_METRICS
 from benchmarks.protocols import DEFAULT_PROTOCOL, ProtocolError, load_protocol
 from benchmarks.results import METHODS_FILE, ResultsFormatError, ResultsLayout, with_protocol
+from benchmarks.stages import SHARED, StageTimes
 from lsvd.cli import add_device, add_option, add_root, command_parser, parse, resolve_device, run
 from lsvd.errors import LsvdError
 
@@ -129,6 +129,7 @@ class BenchmarkConfig:
     no_masks: bool = False  #: run methods that read SelfSVD masks without any instead of computing them
     train_preset: str | None = None  #: preset of the automatic training (None: the methods' default, cpu)
     protocol: str = DEFAULT_PROTOCOL  #: the protocol card scored (benchmarks.protocols; --list-protocols)
+    workers: int = 0  #: processes scoring clips in parallel; 0: one per CPU thread (see workers_for)
 
     def __post_init__(self) -> None:  # what Python callers give for convenience: None, tuples, paths
         if self.metrics is None:
@@ -262,6 +263,8 @@ class BenchmarkConfig:
         need(self.flow in flows, f"--flow {self.flow}: expected one of {', '.join(flows)}")
         need(isinstance(self.seed, int) and not isinstance(self.seed, bool),
              f"--seed {self.seed!r}: expected an integer")
+        need(isinstance(self.workers, int) and not isinstance(self.workers, bool) and self.workers >= 0,
+             f"--workers {self.workers!r}: expected 0 (one per CPU thread) or a positive number of processes")
         shards = self.num_shards if isinstance(self.num_shards, int) and self.num_shards >= 1 else 0
         need(shards >= 1, f"--num-shards {self.num_shards}: expected >= 1")
         need(isinstance(self.shard_index, int) and 0 <= self.shard_index < max(shards, 1),
@@ -596,12 +599,15 @@ class _MethodScores:
     timing: dict[str, Any] | None = None  #: a timing.parquet row
     efficiency: dict[str, float] = field(default_factory=dict)  #: params, gmacs
     note: str = ""
+    method: Any = None  #: the Method (None when it could not be created)
+    spec: str = ""  #: what it was created from (--method)
 
 
 @dataclass
 class _Scores:
     methods: list[_MethodScores]
     unreadable: dict[str, str]  #: clip -> why its input cannot be read (no method is scored on it)
+    times: StageTimes = field(default_factory=StageTimes)  #: seconds per (method, stage), every clip
 
 
 @dataclass
@@ -654,99 +660,216 @@ def _resolve(config: BenchmarkConfig, progress: bool) -> _Plan:
         media=MediaWriter(resolved.layout.root, config.split, manifest) if config.media and not config.merge else None)
 
 
-def _score(plan: _Plan, progress: bool) -> _Scores:
-    """Create each method (a learned one may train first) and score it on the plan's clips."""
+def _create_methods(plan: _Plan, progress: bool, checkpoints: Mapping[str, str] | None = None) -> list[_MethodScores]:
+    """Create each method of the plan (a learned one may train first); ``checkpoints`` overrides the config's
+    (a worker process is given the weights the main process trained). A method that cannot be created, or
+    whose name another method already has, is a failed :class:`_MethodScores` without ``method``."""
     import torch
 
     from benchmarks.methods import create_method
 
     cfg = plan.config
-    scores = _Scores(methods=[], unreadable={})
+    checkpoints = {**cfg.checkpoints, **(checkpoints or {})}
+    created: list[_MethodScores] = []
     for spec in cfg.method_specs:
         torch.manual_seed(cfg.seed)
-        labels = [m.label for m in scores.methods]
+        labels = [m.label for m in created]
         try:
-            method = create_method(spec, checkpoint=cfg.checkpoints.get(spec), device=cfg.device,
-                                   data_root=str(plan.root), progress=progress, masks=plan.masks, train_seed=cfg.seed,
+            method = create_method(spec, checkpoint=checkpoints.get(spec), device=cfg.device, data_root=str(plan.root),
+                                   progress=progress, masks=plan.masks, train_seed=cfg.seed,
                                    train_preset=cfg.train_preset)
         except Exception as exc:  # a method that cannot even be built is recorded as failed
-            scores.methods.append(_MethodScores(spec, failure=f"could not be created: {type(exc).__name__}: {exc}"))
-            log.error("%s: %s", spec, scores.methods[-1].failure)
+            created.append(_MethodScores(spec, failure=f"could not be created: {type(exc).__name__}: {exc}"))
+            log.error("%s: %s", spec, created[-1].failure)
             continue
         name = method.name or spec
         if name in labels:  # e.g. two external folders of the same name: their rows would mix
-            scores.methods.append(_MethodScores(spec, failure=f"another method is already named {name}; rename one "
-                                                              "of the folders"))
-            log.error("%s: %s", spec, scores.methods[-1].failure)
+            created.append(_MethodScores(spec, failure=f"another method is already named {name}; rename one of the "
+                                                        "folders"))
+            log.error("%s: %s", spec, created[-1].failure)
             continue
-        scores.methods.append(_score_method(method, name, plan, scores.unreadable, progress))
-    return scores
+        created.append(_MethodScores(name, info=method.describe(), method=method, spec=spec))
+    return created
 
 
-def _score_method(method: Any, name: str, plan: _Plan, unreadable: dict[str, str], progress: bool) -> _MethodScores:
-    """One method on every clip of the plan; faults are recorded per clip (``unreadable`` is shared by methods)."""
-    from benchmarks.evaluate import ClipUnreadable, MethodFailure, evaluate_clip
+@dataclass
+class _ClipResult:
+    """Every method's part of one clip (:func:`_score_clip`)."""
+
+    clip_id: str
+    rows: dict[str, pd.DataFrame] = field(default_factory=dict)  #: method -> per-frame rows
+    seconds: dict[str, float] = field(default_factory=dict)  #: method -> desmoking seconds (when it ran)
+    errors: dict[str, dict[str, str]] = field(default_factory=dict)  #: method -> {metric: why not computed}
+    failed: dict[str, str] = field(default_factory=dict)  #: method -> why it failed on this clip
+    unreadable: str = ""  #: why the clip's input cannot be read ("": it can)
+    times: StageTimes = field(default_factory=StageTimes)
+
+
+def _score_clip(plan: _Plan, methods: Sequence[_MethodScores], clip_id: str) -> _ClipResult:
+    """Score every created method on one clip: its frames are read once, and the work every method shares
+    (:class:`~benchmarks.evaluate.SharedWork`) is done once."""
+    from benchmarks.evaluate import ClipUnreadable, MethodFailure, SharedWork, evaluate_clip
+
+    cfg = plan.config
+    out = _ClipResult(clip_id)
+    shared = SharedWork(plan.flow, out.times)
+    loaded: list[Any] = []
+
+    def load() -> Any:
+        if cfg.merge:
+            return _not_cached(clip_id)()
+        if not loaded:
+            with out.times.stage(SHARED, "decode"):
+                loaded.append(plan.source.load(clip_id))
+        return loaded[0]
+
+    for m in methods:
+        errors: dict[str, str] = {}
+        try:
+            rows, secs = evaluate_clip(m.method, cfg.split, load, clip_id, plan.fingerprints[clip_id], plan.usable,
+                                       plan.flow, plan.flow_name, plan.layout.cache, errors=errors, media=plan.media,
+                                       protocol=plan.protocol, timer=out.times, shared=shared)
+        except ClipUnreadable as exc:  # no method can be scored on it
+            out.unreadable = str(exc)
+            return out
+        except MethodFailure as exc:  # recorded for this clip; the method goes on with the others
+            out.failed[m.label] = str(exc)
+            continue
+        out.rows[m.label] = rows
+        out.errors[m.label] = errors
+        if secs is not None:
+            out.seconds[m.label] = secs
+    return out
+
+
+#: The plan and methods of a worker process (:func:`_worker_start`).
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_start(config: BenchmarkConfig, checkpoints: dict[str, str], threads: int) -> None:
+    """Set up a worker process of :func:`_score`: ``threads`` threads, the plan and the methods."""
+    from lsvd.threads import configure_threads
+
+    configure_threads(threads)
+    plan = _resolve(config, progress=False)
+    _WORKER.update(plan=plan, methods=[m for m in _create_methods(plan, False, checkpoints) if m.method is not None])
+
+
+def _worker_clip(clip_id: str) -> _ClipResult:
+    return _score_clip(_WORKER["plan"], _WORKER["methods"], clip_id)
+
+
+def workers_for(config: BenchmarkConfig, n_clips: int) -> int:
+    """Processes that score clips in parallel: ``config.workers`` (0: ``$LSVD_WORKERS``, else one per CPU thread
+    this process has, ``torch.get_num_threads()``), at most one per clip; 1 (this process) on a GPU or with
+    ``--merge``."""
+    import torch
+
+    if config.merge or config.device.startswith("cuda") or n_clips < 2:
+        return 1
+    wanted = config.workers or int(os.environ.get("LSVD_WORKERS") or 0) or torch.get_num_threads()
+    return max(1, min(wanted, n_clips))
+
+
+def _map_clips(plan: _Plan, methods: list[_MethodScores], progress: bool) -> Iterator[_ClipResult]:
+    """:func:`_score_clip` of every clip of the plan, in clip order: here, or in :func:`workers_for` processes
+    of ``threads // workers`` threads each (so that they do not oversubscribe the cores)."""
+    import torch
+
+    clip_ids = plan.clip_ids
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(clip_ids), desc="scoring", unit="clip", dynamic_ncols=True)
+    workers = workers_for(plan.config, len(clip_ids))
+    if workers == 1:
+        for clip_id in clip_ids:
+            yield _score_clip(plan, methods, clip_id)
+            if bar is not None:
+                bar.update()
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        threads = max(1, torch.get_num_threads() // workers)
+        checkpoints = {m.spec: m.info["checkpoint"] for m in methods if (m.info or {}).get("checkpoint")}
+        log.info("scoring %d clips in %d processes of %d thread(s)", len(clip_ids), workers, threads)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start,
+                                 initargs=(plan.config, checkpoints, threads)) as pool:
+            for result in pool.map(_worker_clip, clip_ids):
+                if bar is not None:
+                    bar.update()
+                yield result
+    if bar is not None:
+        bar.close()
+
+
+def _score(plan: _Plan, progress: bool) -> _Scores:
+    """Create each method (a learned one may train first), then score them clip by clip (:func:`_map_clips`)."""
     from benchmarks.media import save_run_logs
     from benchmarks.results import RUN_LOG_FILE
 
     cfg, layout = plan.config, plan.layout
-    out = _MethodScores(name, info=method.describe())
-    if method.uses_mask and not plan.masks:
-        out.note = NO_MASKS_NOTE
-    if not cfg.merge:
-        try:
-            out.info["run_logs"] = save_run_logs(layout.root, name, out.info.get("checkpoint"))
-        except OSError as exc:  # the training curves of a report are not worth the benchmark
-            log.warning("%s: training log not copied (%s)", name, exc)
-    elif (layout.run_logs(name) / RUN_LOG_FILE).is_file():  # copied by a shard
-        out.info["run_logs"] = layout.run_logs_rel(name)
-    clip_ids = plan.clip_ids
-    if progress:
-        from tqdm.auto import tqdm
+    methods = _create_methods(plan, progress)
+    scores = _Scores(methods=methods, unreadable={})
+    live = [m for m in methods if m.method is not None]
+    for m in live:
+        if m.method.uses_mask and not plan.masks:
+            m.note = NO_MASKS_NOTE
+        if not cfg.merge:
+            try:
+                m.info["run_logs"] = save_run_logs(layout.root, m.label, m.info.get("checkpoint"))
+            except OSError as exc:  # the training curves of a report are not worth the benchmark
+                log.warning("%s: training log not copied (%s)", m.label, exc)
+        elif (layout.run_logs(m.label) / RUN_LOG_FILE).is_file():  # copied by a shard
+            m.info["run_logs"] = layout.run_logs_rel(m.label)
+    done = {m.label: [0, 0.0] for m in live}  # frames desmoked, seconds
+    failed: dict[str, dict[str, str]] = {m.label: {} for m in live}  # method -> {clip: why it failed there}
+    for result in _map_clips(plan, live, progress):
+        scores.times.merge(result.times)
+        if result.unreadable:
+            log.error("clip %s cannot be read, so no method is scored on it: %s", result.clip_id, result.unreadable)
+            scores.unreadable[result.clip_id] = result.unreadable
+            continue
+        for m in live:
+            if m.label in result.failed:
+                failed[m.label][result.clip_id] = result.failed[m.label]
+                log.error("%s failed on %s: %s", m.label, result.clip_id, result.failed[m.label])
+                continue
+            rows = result.rows[m.label]
+            m.frames.append(rows)
+            for metric, why in result.errors[m.label].items():
+                m.metric_errors.setdefault(metric, f"could not be computed on clip {result.clip_id}: {why}")
+            if m.label in result.seconds:
+                n = int(rows["frame_number"].nunique()) if len(rows) else 0
+                done[m.label][0] += n
+                done[m.label][1] += result.seconds[m.label]
+    for m in live:
+        _finish_method(m, plan, failed[m.label], *done[m.label])
+    return scores
 
-        clip_ids = tqdm(plan.clip_ids, desc=name, unit="clip", dynamic_ncols=True)
-    frames_done, seconds = 0, 0.0
-    failed: dict[str, str] = {}  # clip -> why the method failed on it
-    for clip_id in clip_ids:
-        loader = _not_cached(clip_id) if cfg.merge else functools.partial(plan.source.load, clip_id)
-        errors: dict[str, str] = {}
-        try:
-            rows, secs = evaluate_clip(method, cfg.split, loader, clip_id, plan.fingerprints[clip_id], plan.usable,
-                                       plan.flow, plan.flow_name, layout.cache, errors=errors, media=plan.media,
-                                       protocol=plan.protocol)
-        except ClipUnreadable as exc:
-            if clip_id not in unreadable:
-                log.error("clip %s cannot be read, so no method is scored on it: %s", clip_id, exc)
-            unreadable.setdefault(clip_id, str(exc))
-            continue
-        except MethodFailure as exc:  # recorded for this clip; the method goes on with the others
-            failed[clip_id] = str(exc)
-            log.error("%s failed on %s: %s", name, clip_id, exc)
-            continue
-        out.frames.append(rows)
-        for metric, why in errors.items():
-            out.metric_errors.setdefault(metric, f"could not be computed on clip {clip_id}: {why}")
-        if secs is not None:
-            n = int(rows["frame_number"].nunique()) if len(rows) else 0
-            frames_done, seconds = frames_done + n, seconds + secs
+
+def _finish_method(m: _MethodScores, plan: _Plan, failed: dict[str, str], frames_done: int, seconds: float) -> None:
+    """The failure (failed on some clips), desmoking speed and efficiency of a scored method."""
+    cfg, method = plan.config, m.method
     if failed:  # a method that failed on some clips keeps its scores of the others
         first = next(iter(failed))
-        out.failure = (f"failed on {len(failed)} of {len(plan.clip_ids)} clip(s) (scores of the others are in "
-                       f"clips.parquet); clip {first}: {failed[first]}")
-        return out
+        m.failure = (f"failed on {len(failed)} of {len(plan.clip_ids)} clip(s) (scores of the others are in "
+                     f"clips.parquet); clip {first}: {failed[first]}")
+        return
     if method.kind == "external":  # reading files says nothing of how fast the method desmokes
-        out.timing = {"method": name, "split": cfg.split, "device": "", "frames": frames_done,
-                      "seconds": float("nan"), "fps": float("nan")}
+        m.timing = {"method": m.label, "split": cfg.split, "device": "", "frames": frames_done,
+                    "seconds": float("nan"), "fps": float("nan")}
     elif seconds > 0:
-        out.timing = {"method": name, "split": cfg.split, "device": cfg.device, "frames": frames_done,
-                      "seconds": round(seconds, 3), "fps": round(frames_done / seconds, 3)}
+        m.timing = {"method": m.label, "split": cfg.split, "device": cfg.device, "frames": frames_done,
+                    "seconds": round(seconds, 3), "fps": round(frames_done / seconds, 3)}
     if plan.clip_ids:
         first_clip = plan.source.dataset.clips[plan.source.index[plan.clip_ids[0]]]
         try:
-            out.efficiency = _efficiency(method, first_clip.height, first_clip.width, plan.protocol)
+            m.efficiency = _efficiency(method, first_clip.height, first_clip.width, plan.protocol)
         except Exception as exc:  # counting must not sink the benchmark
-            log.warning("%s: no parameter / MAC count (%s)", name, exc)
-    return out
+            log.warning("%s: no parameter / MAC count (%s)", m.label, exc)
 
 
 def _unreadable_note(unreadable: dict[str, str]) -> str:
@@ -856,7 +979,8 @@ def run_benchmark(methods: Sequence[str] | BenchmarkConfig, *, progress: bool = 
         ``{"leaderboard": DataFrame (the whole file), "board": this run's rows, "failures": {method: why},
         "missing": {metric: why}, "results": Path, "timings", "data": root, "notes", "unreadable": {clip: why},
         "checkpoints": {learned method: its checkpoint.json pointer},
-        "config": the resolved BenchmarkConfig}``; for one shard of several, ``{"leaderboard": None, "shard",
+        "config": the resolved BenchmarkConfig, "stage_times": seconds per (method, stage), a
+        :class:`~benchmarks.stages.StageTimes`}``; for one shard of several, ``{"leaderboard": None, "shard",
         "clips", "failures", "unreadable", "config"}`` (only the cache is filled).
 
     Raises:
@@ -880,13 +1004,13 @@ def run_benchmark(methods: Sequence[str] | BenchmarkConfig, *, progress: bool = 
         record_run(plan.layout.root, config.split, [], plan.config.to_dict(), plan.config.command_line(),
                    protocol=config.protocol)
         return {"leaderboard": None, "shard": config.shard_index, "clips": plan.clip_ids, "failures": failures,
-                "unreadable": scores.unreadable, "config": plan.config}
+                "unreadable": scores.unreadable, "config": plan.config, "stage_times": scores.times}
     tables = _aggregate(plan, scores)
     board = _write(plan, scores, tables)
     return {"leaderboard": board, "board": tables.board, "failures": tables.failures, "missing": plan.missing,
             "results": plan.layout.root, "timings": [m.timing for m in scores.methods if m.timing is not None],
             "data": str(plan.root), "notes": tables.notes, "unreadable": scores.unreadable, "config": plan.config,
-            "checkpoints": _checkpoint_pointers(plan.layout, scores)}
+            "checkpoints": _checkpoint_pointers(plan.layout, scores), "stage_times": scores.times}
 
 
 def _checkpoint_pointers(layout: ResultsLayout, scores: Any) -> dict[str, Path]:
@@ -942,6 +1066,9 @@ def build_parser() -> argparse.ArgumentParser:
                help="the results folder: tables, leaderboard, media (default ./results)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the run and of the automatic training of learned methods (default 0)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="processes scoring clips in parallel, each with --threads / N threads (default 0: one per "
+                   "thread, or $LSVD_WORKERS; the values do not depend on it)")
     p.add_argument("--num-shards", type=int, default=1)
     p.add_argument("--shard-index", type=int, default=0)
     p.add_argument("--merge", action="store_true", help="build the tables from the cache only (after sharded runs)")
@@ -967,7 +1094,7 @@ def config_from_args(args: argparse.Namespace) -> BenchmarkConfig:
                            checkpoints=_parse_checkpoints(args.checkpoint, specs), device=args.device, flow=args.flow,
                            seed=args.seed, results=args.output, num_shards=args.num_shards,
                            shard_index=args.shard_index, merge=args.merge, media=not args.no_media,
-                           no_masks=args.no_masks, train_preset=args.preset)
+                           no_masks=args.no_masks, train_preset=args.preset, workers=args.workers)
 
 
 def _drop(args: argparse.Namespace) -> int:

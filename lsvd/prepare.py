@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,9 @@ from lsvd.data.lsvd_layout import IndexResult, index_lsvd
 from lsvd.data.manifest import Manifest, ManifestError, refuse_newer_format, root_lock, write_manifest
 from lsvd.data.problems import BadInputError, ProblemLog
 from lsvd.io.atomic import write_json
+
+if TYPE_CHECKING:
+    from lsvd.data.synthetic import SyntheticConfig
 
 __all__ = ["PrepareSummary", "build_parser", "default_root", "main", "prepare_lsvd", "prepare_synthetic",
     "prepare_videos", "synthetic_root"]
@@ -196,15 +200,25 @@ def prepare_lsvd(src: str | Path, root: str | Path, *, strict: bool = False, has
 
 
 def prepare_synthetic(root: str | Path, *, preset: str = "default", seed: int | None = None,
-                      strict: bool = False, force: bool = False, progress: bool = True) -> PrepareSummary:
-    """Generate the synthetic mini-LSVD under ``root/synthetic`` and index it."""
+                      strict: bool = False, force: bool = False, progress: bool = True,
+                      config: SyntheticConfig | None = None) -> PrepareSummary:
+    """Generate the synthetic mini-LSVD under ``root/synthetic`` and index it.
+
+    ``config`` (a :class:`~lsvd.data.synthetic.SyntheticConfig`, e.g. 1080p frames for speed measurements)
+    replaces the preset's; the root then records ``preset="custom"`` and the whole config.
+    """
     from lsvd.data.synthetic import PRESETS, generate
 
     t0 = time.perf_counter()
     root = Path(root).expanduser().resolve()
-    if preset not in PRESETS:
+    if config is not None:
+        preset = "custom"
+    elif preset not in PRESETS:
         raise ValueError(f"unknown synthetic preset {preset!r}; choose one of {sorted(PRESETS)}")
-    config = PRESETS[preset] if seed is None else dataclasses.replace(PRESETS[preset], seed=seed)
+    else:
+        config = PRESETS[preset]
+    if seed is not None:
+        config = dataclasses.replace(config, seed=seed)
     with _writing(root, SOURCE_SYNTHETIC, force) as previous:
         gen_dir = root / SYNTHETIC_DIR
         clips_meta = {c.name: c for c in generate(gen_dir, config, progress=progress)}

@@ -16,6 +16,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 # Commands called in-process (main([...])) set torch's threads (lsvd.threads); keep the session's count.
 os.environ.setdefault("LSVD_THREADS", str(__import__("torch").get_num_threads()))
+# Benchmarks score in this process (worker processes cost seconds to start); tests/benchmarks/test_workers.py
+# checks that worker processes give the same values.
+os.environ.setdefault("LSVD_WORKERS", "1")
 
 #: The real DeSmoke-LAP clips (never committed): ``$LSVD_SHARED_DATA/desmoke-lap``, by default
 #: ``../shared/data/desmoke-lap`` next to the repository.

@@ -72,10 +72,34 @@ def non_occluded_mask(flow_fw: torch.Tensor, flow_bw: torch.Tensor) -> torch.Ten
     return (consistent & valid).to(flow_fw.dtype)
 
 
+def input_flows(inputs: Sequence[np.ndarray] | np.ndarray, flow_backend: FlowBackend) -> list[tuple[torch.Tensor,
+                                                                                                      torch.Tensor]]:
+    """The flows of consecutive input frames the warp error needs, the same for every method scored on them.
+
+    Args:
+        inputs: ``T`` RGB ``(H, W, 3)`` input frames, uint8 or float in [0, 1].
+        flow_backend: a :class:`~lsvd.flow.base.FlowBackend`.
+
+    Returns:
+        ``T - 1`` pairs ``(F_f, M)``: float32 ``(1, 2, H, W)`` flow of frame ``t`` into ``t - 1`` and the bool
+        ``(1, 1, H, W)`` non-occluded mask (:func:`non_occluded_mask`), on the CPU.
+    """
+    inp = _frames_to_tensor(inputs, "inputs")
+    pairs = []
+    with torch.no_grad():
+        for t in range(1, inp.shape[0]):
+            src, tgt = inp[t - 1 : t], inp[t : t + 1]
+            flow_fw = flow_backend.estimate(source=src, target=tgt).float().cpu()
+            flow_bw = flow_backend.estimate(source=tgt, target=src).float().cpu()
+            pairs.append((flow_fw, non_occluded_mask(flow_fw, flow_bw).bool()))
+    return pairs
+
+
 def warp_error(
     outputs: Sequence[np.ndarray] | np.ndarray,
     inputs: Sequence[np.ndarray] | np.ndarray,
     flow_backend: FlowBackend,
+    pair_flows: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> list[float]:
     """Lai et al.'s temporal warping error between consecutive outputs (see the module docstring).
 
@@ -83,6 +107,8 @@ def warp_error(
         outputs: ``T`` RGB ``(H, W, 3)`` output frames, uint8 or float in [0, 1].
         inputs: the ``T`` RGB input frames the flow is estimated on (same shape and scale rules).
         flow_backend: a :class:`~lsvd.flow.base.FlowBackend`.
+        pair_flows: :func:`input_flows` of ``inputs`` when already computed (the benchmark computes them once
+            per clip for every method); ``None``: computed here.
 
     Returns:
         ``T - 1`` floats, one per pair ``(t-1, t)``; empty for ``T < 2``.
@@ -94,14 +120,13 @@ def warp_error(
                          f"{tuple(inp.shape)}")
     if out.shape[0] < 2:
         return []
+    pairs = input_flows(inputs, flow_backend) if pair_flows is None else pair_flows
+    if len(pairs) != out.shape[0] - 1:
+        raise ValueError(f"pair_flows: expected {out.shape[0] - 1} pairs for {out.shape[0]} frames, found {len(pairs)}")
     errors: list[float] = []
     with torch.no_grad():
-        prev_in, cur_in = inp[:-1], inp[1:]
-        for t in range(prev_in.shape[0]):
-            src, tgt = prev_in[t : t + 1], cur_in[t : t + 1]
-            flow_fw = flow_backend.estimate(source=src, target=tgt).float().cpu()
-            flow_bw = flow_backend.estimate(source=tgt, target=src).float().cpu()
-            mask = non_occluded_mask(flow_fw, flow_bw)
+        for t, (flow_fw, mask) in enumerate(pairs):
+            mask = mask.to(out.dtype)
             warped = flow_warp(out[t : t + 1], flow_fw)
             sq = ((warped - out[t + 1 : t + 2]) ** 2).mean(1, keepdim=True)
             n = float(mask.sum())
@@ -114,7 +139,8 @@ def _warp_error() -> Metric:
     return Metric("warp_error", warp_error, higher_is_better=False, requires_reference="none",
                   value_range=(0.0, 1.0), kind="clip", aggregate="clip_mean",
                   citation="Lai et al., Learning Blind Video Temporal Consistency, ECCV 2018",
-                  extra={"signature": "fn(outputs, inputs, flow_backend) -> list[float]"})
+                  extra={"signature": "fn(outputs, inputs, flow_backend, pair_flows=None) -> list[float]",
+                         "shares": "input_flows"})
 
 
-__all__ = ["warp_error", "non_occluded_mask", "OCC_ALPHA", "OCC_BETA"]
+__all__ = ["warp_error", "input_flows", "non_occluded_mask", "OCC_ALPHA", "OCC_BETA"]
