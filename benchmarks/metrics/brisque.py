@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import gammaln
 
-from benchmarks.metrics._nss import aggd_from_stats, block_stats, ggd_from_stats, imresize, mscn, to_luma
+from benchmarks.metrics._nss import aggd_from_stats, block_stats, ggd_from_stats, imresize_native, luma_native, mscn
 from benchmarks.metrics.base import METRICS, Metric, ParamFile
 
 __all__ = ["BRISQUE_PARAMS", "MIN_SIDE", "brisque", "brisque_features"]
@@ -54,12 +54,12 @@ def _features(img: np.ndarray) -> np.ndarray:
 
 def brisque_features(image: np.ndarray) -> np.ndarray:
     """The 36 unscaled BRISQUE features (scale 1, then scale 1/2)."""
-    y = to_luma(image, round_gray=False)
+    y = luma_native(image, round_gray=False)  # float32 for RGB (exact luma values), float64 for grayscale
     if min(y.shape) < MIN_SIDE:
         raise ValueError(f"BRISQUE needs an image of at least {MIN_SIDE}x{MIN_SIDE} pixels, found "
                          f"{y.shape[0]}x{y.shape[1]}")
     f1 = _features(y)
-    f2 = _features(imresize(y, 0.5))
+    f2 = _features(imresize_native(y, 0.5))  # float32, as mscn(dtype=float32) reads it
     return np.concatenate([f1, f2])
 
 
