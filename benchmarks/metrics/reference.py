@@ -42,8 +42,8 @@ from lsvd.flow.base import FlowBackend, backward_warp, create_flow
 from lsvd.io.pixels import to_tensor, to_uint8
 
 __all__ = ["BLUR_KERNEL_SIZE", "BLUR_SIGMA", "CLEAN_PSNR_CAP_DB", "AlignedFrame", "align_to_reference",
-           "aligned_psnr", "aligned_score", "aligned_ssim", "ciede2000", "gaussian_blur", "gaussian_kernel1d",
-           "psnr", "psnr_capped", "ssim"]
+           "aligned_psnr", "aligned_score", "aligned_ssim", "ciede2000", "ciede2000_reference", "gaussian_blur",
+           "gaussian_kernel1d", "psnr", "psnr_capped", "ssim"]
 
 #: Blur of the prediction before alignment (spec §5.2 step 1): torchvision ``gaussian_blur``, 5x5.
 BLUR_KERNEL_SIZE = 5
@@ -73,44 +73,73 @@ def psnr(pred: np.ndarray, ref: np.ndarray) -> float:
     return float(10.0 * np.log10(255.0 * 255.0 / mse))
 
 
-def _ssim_channel(img1: np.ndarray, img2: np.ndarray) -> float:
-    """MMEditing ``_ssim`` on one float64 0..255 channel (11x11 Gaussian, sigma 1.5, [5:-5, 5:-5])."""
-    c1 = (0.01 * 255) ** 2
-    c2 = (0.03 * 255) ** 2
-    kernel = cv2.getGaussianKernel(11, 1.5)
-    window = np.outer(kernel, kernel.transpose())
-    mu1 = cv2.filter2D(img1, -1, window)[5:-5, 5:-5]
-    mu2 = cv2.filter2D(img2, -1, window)[5:-5, 5:-5]
-    mu1_sq, mu2_sq, mu1_mu2 = mu1**2, mu2**2, mu1 * mu2
-    sigma1_sq = cv2.filter2D(img1**2, -1, window)[5:-5, 5:-5] - mu1_sq
-    sigma2_sq = cv2.filter2D(img2**2, -1, window)[5:-5, 5:-5] - mu2_sq
-    sigma12 = cv2.filter2D(img1 * img2, -1, window)[5:-5, 5:-5] - mu1_mu2
-    ssim_map = ((2 * mu1_mu2 + c1) * (2 * sigma12 + c2)) / ((mu1_sq + mu2_sq + c1) * (sigma1_sq + sigma2_sq + c2))
-    return float(ssim_map.mean())
+@cache
+def _ssim_taps() -> np.ndarray:
+    """The 11 taps of MMEditing's SSIM window ``outer(k, k)``: ``k = cv2.getGaussianKernel(11, 1.5)``, float64."""
+    return cv2.getGaussianKernel(11, 1.5).ravel()
 
 
 def ssim(pred: np.ndarray, ref: np.ndarray) -> float:
     """MMEditing ``ssim`` (crop_border 0, no Y): per-channel SSIM on float64 0..255, mean of the 3 channels.
 
-    Needs ``H, W > 10`` (the 5-pixel border of the 11x11 window is discarded).
+    Each channel's SSIM map uses the 11x11 Gaussian window (sigma 1.5) on its valid interior (the 5-pixel
+    border is discarded) and is averaged; float inputs in [0, 1] are scored as ``255 * x`` (not rounded).
+    Computed by one fused pass over the rows (:func:`benchmarks.metrics._color.ssim_channel_means`, separable
+    window); the values are MMEditing's up to float64 rounding (differences ~1e-14).
+
+    Needs ``H, W > 10``.
     """
+    from benchmarks.metrics._color import ssim_channel_means
+
     _check_pair(pred, ref)
     if min(pred.shape[:2]) <= 10:
         raise ValueError(f"ssim needs images larger than 10x10 (11x11 window), found {pred.shape[:2]}")
-    a = as_float255(pred, "pred")
-    b = as_float255(ref, "ref")
-    return float(np.mean([_ssim_channel(a[..., i], b[..., i]) for i in range(3)]))
+    if pred.dtype == np.uint8 and ref.dtype == np.uint8:
+        a, b = pred, ref  # integer 0..255 values, converted to float64 in the kernel
+    else:
+        a, b = as_float255(pred, "pred"), as_float255(ref, "ref")
+    return float(np.mean(ssim_channel_means(a, b, _ssim_taps())))
 
 
-def ciede2000(pred: np.ndarray, ref: np.ndarray) -> float:
-    """Mean CIEDE2000 colour difference of two sRGB images (uint8, or float in [0, 1]; D65,
-    ``skimage.color``); lower is better."""
-    from skimage.color import deltaE_ciede2000, rgb2lab
+def ciede2000_reference(ref: np.ndarray) -> np.ndarray:
+    """The CIELAB image :func:`ciede2000` computes for ``ref``, to pass as its ``ref_lab`` when several
+    predictions are scored against the same reference.
+
+    Args:
+        ref: sRGB ``(H, W, 3)``, uint8 or float in [0, 1].
+
+    Returns:
+        float64 ``(H, W, 3)``: L* in [0, 100], a*, b* (D65, 2-degree observer), as ``skimage.color.rgb2lab`` of
+        ``ref`` on [0, 1] up to float64 rounding.
+    """
+    from benchmarks.metrics._color import srgb_to_lab
+
+    if not isinstance(ref, np.ndarray) or ref.ndim != 3 or ref.shape[2] != 3:
+        found = ref.shape if isinstance(ref, np.ndarray) else type(ref).__name__
+        raise ValueError(f"ref: expected an RGB array (H, W, 3), uint8 or float in [0, 1], found {found}")
+    return srgb_to_lab(check_image(ref, "ref"))
+
+
+def ciede2000(pred: np.ndarray, ref: np.ndarray, ref_lab: np.ndarray | None = None) -> float:
+    """Mean CIEDE2000 colour difference of two sRGB images (uint8, or float in [0, 1]; D65); lower is better.
+
+    The conventions of ``skimage.color`` (``rgb2lab``, then ``deltaE_ciede2000`` with ``kL = kC = kH = 1``),
+    computed per pixel by a fused kernel (:mod:`benchmarks.metrics._color`); per-pixel values agree with
+    skimage to ~1e-12.
+
+    Args:
+        pred, ref: RGB ``(H, W, 3)`` images of the same shape.
+        ref_lab: optional ``ciede2000_reference(ref)`` (float64 ``(H, W, 3)``), reused instead of converting
+            ``ref`` again; it must be that of this ``ref`` (only its shape and dtype are checked).
+    """
+    from benchmarks.metrics._color import ciede2000_mean
 
     _check_pair(pred, ref)
-    lab1 = rgb2lab(as_float255(pred, "pred") / 255.0)
-    lab2 = rgb2lab(as_float255(ref, "ref") / 255.0)
-    return float(np.mean(deltaE_ciede2000(lab1, lab2)))
+    if ref_lab is not None:
+        if not isinstance(ref_lab, np.ndarray) or ref_lab.shape != ref.shape or ref_lab.dtype != np.float64:
+            found = (ref_lab.shape, ref_lab.dtype) if isinstance(ref_lab, np.ndarray) else type(ref_lab).__name__
+            raise ValueError(f"ref_lab: expected ciede2000_reference(ref), float64 {ref.shape}, found {found}")
+    return ciede2000_mean(pred, ref, ref_lab)
 
 
 # ----------------------------------------------------------------------------- official alignment
