@@ -18,6 +18,10 @@ table, which decides whether a flat patch's pair-product variance is defined), t
 shift for the pair products, the contrast-energy borders (edge rows/columns copied 10 pixels out, then
 zero padding) and its 20-tap derivative-of-Gaussian kernel.
 
+The features are computed by Numba kernels (:mod:`benchmarks.metrics._fade_kernels`), strip by strip, which
+reproduce the original numpy/OpenCV formulation operation for operation (evaluation and summation orders
+included), so their values are bit-identical to it.
+
 Parameters: ``params/fade_live_ps8.npz`` (see ``params/PIQE_FADE_PROVENANCE.md``). Lower = less fog.
 """
 
@@ -29,6 +33,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from benchmarks.metrics import _fade_kernels as _k
 from benchmarks.metrics.base import METRICS, Metric, ParamFile, check_image
 
 PATCH = 8
@@ -37,8 +42,9 @@ FADE_PARAMS = ParamFile("fade_live_ps8.npz", version="fade-python 1.0.0 (LIVE FA
                                "matlab_constant_window_lookup.mat")
 
 _GRAY_W = (0.298936021293775, 0.587043074451121, 0.114020904255103)  # MATLAB rgb2gray
+_GRAY_W_ARR = np.array(_GRAY_W)
 _CE_T = (9.225496406318721e-004 * 255.0, 8.969246659629488e-004 * 255.0, 2.069284034165411e-004 * 255.0)
-_CE_BORDER = 10
+_CE_BORDER = _k.CE_BORDER
 _CE_SEMISAT = 0.1
 
 
@@ -60,6 +66,7 @@ def _models() -> dict[str, np.ndarray | float]:
 
 
 def _gauss_1d(size: int = 7, sigma: float = 7.0 / 6.0) -> np.ndarray:
+    """Normalised Gaussian taps (exactly symmetric, as the kernels' column filter assumes)."""
     x = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
     g = np.exp(-(x * x) / (2.0 * sigma * sigma))
     return g / g.sum()
@@ -81,57 +88,18 @@ def _ce_kernel() -> np.ndarray:
     return np.ascontiguousarray(gx[::-1])
 
 
-def _blocks(a: np.ndarray) -> np.ndarray:
-    r, c = a.shape[0] // PATCH, a.shape[1] // PATCH
-    return a.reshape(r, PATCH, c, PATCH).transpose(0, 2, 1, 3).reshape(r, c, PATCH * PATCH)
+@lru_cache(maxsize=1)
+def _entropy_table() -> np.ndarray:
+    """``-(p log2 p)`` for ``p = k / 64``, ``k = 0..64`` (entry 0 unused)."""
+    p = np.arange(1, PATCH * PATCH + 1) / float(PATCH * PATCH)
+    return np.concatenate([[0.0], -(p * np.log2(p))])
 
 
-def _block_mean(a: np.ndarray) -> np.ndarray:
-    r, c = a.shape[0] // PATCH, a.shape[1] // PATCH
-    return a.reshape(r, PATCH, c, PATCH).mean(axis=(1, 3))
-
-
-def _nanvar_blocks(a: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """Unbiased variance over the kept entries of each 8x8 block (1 kept: 0; none: NaN)."""
-    b, k = _blocks(a), _blocks(keep)
-    n = k.sum(axis=2).astype(np.float64)
-    bz = np.where(k, b, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = bz.sum(axis=2) / n
-        d = np.where(k, b - mean[..., None], 0.0)
-        var = (d * d).sum(axis=2) / (n - 1.0)
-    var[n == 1] = 0.0
-    var[n == 0] = np.nan
-    return var
-
-
-def _entropy_blocks(gray_u8: np.ndarray) -> np.ndarray:
-    """Shannon entropy (bits) of the grey levels of each 8x8 block."""
-    b = _blocks(gray_u8)
-    r, c, n = b.shape
-    s = np.sort(b.reshape(-1, n), axis=1)
-    new = np.ones_like(s, dtype=bool)
-    new[:, 1:] = s[:, 1:] != s[:, :-1]
-    run = np.cumsum(new.ravel()) - 1
-    lengths = np.bincount(run)
-    owner = np.repeat(np.arange(r * c), new.sum(axis=1))
-    p = lengths / float(n)
-    return np.bincount(owner, weights=-(p * np.log2(p)), minlength=r * c).reshape(r, c)
-
-
-def _contrast_energy(channel: np.ndarray, threshold: float) -> np.ndarray:
-    h, w = channel.shape
-    b = _CE_BORDER
-    padded = np.concatenate([channel[:b], channel, channel[-b:]], axis=0)
-    padded = np.ascontiguousarray(np.concatenate([padded[:, :b], padded, padded[:, -b:]], axis=1))
-    k = _ce_kernel()
-    cx = cv2.filter2D(padded, cv2.CV_64F, k.reshape(1, -1), anchor=(9, 0), borderType=cv2.BORDER_CONSTANT)
-    cy = cv2.filter2D(padded, cv2.CV_64F, k.reshape(-1, 1), anchor=(0, 9), borderType=cv2.BORDER_CONSTANT)
-    contrast = np.sqrt(cx * cx + cy * cy)[b:b + h, b:b + w]
-    cmax = float(contrast.max())
-    with np.errstate(divide="ignore", invalid="ignore"):
-        resp = contrast * cmax / (contrast + cmax * _CE_SEMISAT) - threshold
-    return np.where(resp > 1e-7, resp, 0.0)
+@lru_cache(maxsize=8)
+def _extension(n: int) -> np.ndarray:
+    """Source index of each position of ``concat([a[:10], a, a[-10:]])`` along an axis of length ``n``."""
+    idx = np.arange(n)
+    return np.concatenate([idx[:_CE_BORDER], idx, idx[-_CE_BORDER:]]).astype(np.int64)
 
 
 def _to_rgb_u8(image: np.ndarray) -> np.ndarray:
@@ -153,64 +121,24 @@ def fade_features(image: np.ndarray) -> np.ndarray:
     h, w = (img.shape[0] // PATCH) * PATCH, (img.shape[1] // PATCH) * PATCH
     if h == 0 or w == 0:
         raise ValueError(f"fade needs an image of at least {PATCH}x{PATCH} pixels, got {img.shape[0]}x{img.shape[1]}")
-    img = img[:h, :w]
-    f = img.astype(np.float64)
-    r, g, b = f[..., 0], f[..., 1], f[..., 2]
-    gray = np.clip(np.floor(r * _GRAY_W[0] + g * _GRAY_W[1] + b * _GRAY_W[2] + 0.5), 0, 255)
-    gray_u8 = gray.astype(np.uint8)
-
-    mu = cv2.sepFilter2D(gray, cv2.CV_64F, _GAUSS, _GAUSS, borderType=cv2.BORDER_REPLICATE)
-    m2 = cv2.sepFilter2D(gray * gray, cv2.CV_64F, _GAUSS, _GAUSS, borderType=cv2.BORDER_REPLICATE)
-    kernel = np.ones((7, 7), np.uint8)
-    flat = cv2.erode(gray_u8, kernel, borderType=cv2.BORDER_REPLICATE) == cv2.dilate(
-        gray_u8, kernel, borderType=cv2.BORDER_REPLICATE)
-    if flat.any():  # MATLAB's residue on constant windows (decides NaN patterns of flat patches)
-        m = _models()
-        gv = gray[flat]
-        mu[flat] = gv + m["mu_off"][gray_u8[flat]]
-        m2[flat] = gv * gv + m["m2_off"][gray_u8[flat]]
-    sigma = np.sqrt(np.abs(m2 - mu * mu))
-    mscn = (gray - mu) / (sigma + 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cv = sigma / mu
-
-    pair = mscn * np.roll(mscn, 1, axis=0)
-    finite = ~np.isnan(mscn)
-    feats = [
-        _nanvar_blocks(mscn, finite),
-        _nanvar_blocks(pair, ~(pair < 0) & ~np.isnan(pair)),   # pyfade's "R": products >= 0
-        _nanvar_blocks(pair, ~(pair > 0) & ~np.isnan(pair)),   # "L": products <= 0
-        _block_mean(sigma),
-        _block_mean(cv),
-    ]
-    gray_f = 0.299 * r + 0.587 * g + 0.114 * b
-    by_ce = 0.5 * r + 0.5 * g - b
-    feats += [_block_mean(_contrast_energy(ch, t)) for ch, t in zip((gray_f, by_ce, r - g), _CE_T, strict=True)]
-    feats.append(_entropy_blocks(gray_u8))
-    feats.append(_block_mean(np.minimum(np.minimum(r, g), b) / 255.0))
-    mx = np.maximum(np.maximum(r, g), b)
-    mn = np.minimum(np.minimum(r, g), b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sat = np.where(mx > 0, (mx - mn) / mx, 0.0)
-    feats.append(_block_mean(sat))
-    rg_b, by_b = _blocks(r - g), _blocks(0.5 * (r + g) - b)
-    cf = np.sqrt(rg_b.var(axis=2, ddof=1) + by_b.var(axis=2, ddof=1))
-    cf = cf + 0.3 * np.sqrt(rg_b.mean(axis=2) ** 2 + by_b.mean(axis=2) ** 2)
-    feats.append(cf)
-    return np.log1p(np.stack(feats, axis=-1))
+    planes = cv2.split(np.ascontiguousarray(img[:h, :w]))  # uint8 R, G, B
+    m = _models()
+    feats = np.empty((h // PATCH, w // PATCH, 12), dtype=np.float64)
+    # grey level, its 7x7 Gaussian moments (MATLAB's residue on constant windows), then per patch: MSCN and
+    # pair-product variances, mean sigma and sigma / mu, entropy, dark channel, saturation, colourfulness
+    _k.block_features(*planes, _GRAY_W_ARR, _GAUSS, m["mu_off"], m["m2_off"], _entropy_table(), feats)
+    # contrast energies (grey, yellow-blue, red-green): features 5-7
+    contrast = np.empty((h, w), dtype=np.float64)
+    rows, cols = _extension(h), _extension(w)
+    for i, threshold in enumerate(_CE_T):
+        cmax = _k.ce_contrast(*planes, i, rows, cols, _ce_kernel(), contrast)
+        _k.ce_block_mean(contrast, cmax, _CE_SEMISAT, threshold, feats, 5 + i)
+    return np.log1p(feats)
 
 
-def _distance(feat: np.ndarray, name: str, m: dict) -> np.ndarray:
-    """Per-patch distance to a model, with ``(cov + var(f) 11') / 2`` inverted by Sherman-Morrison."""
-    valid = ~np.isnan(feat)
-    cnt = valid.sum(axis=1)
-    fz = np.where(valid, feat, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = fz.sum(axis=1) / cnt
-        dv = np.where(valid, feat - mean[:, None], 0.0)
-        pvar = (dv * dv).sum(axis=1) / (cnt - 1.0)
-    pvar[cnt == 1] = 0.0
-    pvar[cnt == 0] = np.nan
+def _distance(feat: np.ndarray, pvar: np.ndarray, name: str, m: dict) -> np.ndarray:
+    """Per-patch distance to a model, with ``(cov + var(f) 11') / 2`` inverted by Sherman-Morrison (``pvar``:
+    the unbiased variance of each patch's non-NaN features)."""
     d = m[f"mu_{name}"][None, :] - feat
     base = np.einsum("ij,ij->i", d, d @ m[f"inv_{name}"])
     alpha = pvar / 2.0
@@ -226,9 +154,11 @@ def fade_map(image: np.ndarray) -> tuple[float, np.ndarray]:
     feat = fade_features(image)
     shape = feat.shape[:2]
     flat = feat.reshape(-1, feat.shape[-1])
+    pvar = np.empty(flat.shape[0], dtype=np.float64)
+    _k.patch_var(flat, pvar)
     m = _models()
-    df = _distance(flat, "fogfree", m)
-    dff = _distance(flat, "foggy", m)
+    df = _distance(flat, pvar, "fogfree", m)
+    dff = _distance(flat, pvar, "foggy", m)
     with np.errstate(invalid="ignore"):
         score = float(np.nanmean(df)) / (float(np.nanmean(dff)) + 1.0) if np.isfinite(df).any() else math.nan
     return score, (df / (dff + 1.0)).reshape(shape)

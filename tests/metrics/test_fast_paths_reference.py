@@ -173,3 +173,18 @@ def test_frozen_values_of_the_previous_implementation():
         assert reference.ciede2000(x, y) == pytest.approx(ciede_old, rel=1e-10)
     assert reference.ssim(a / 255.0, b / 255.0) == pytest.approx(FROZEN["smooth"][0], rel=1e-10)
     assert reference.ciede2000(a / 255.0, b / 255.0) == pytest.approx(FROZEN["smooth"][1], rel=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 64, 96), (2, 3, 37, 53), (1, 3, 6, 9), (1, 3, 270, 480), (1, 1, 20, 30)])
+@pytest.mark.parametrize("kernel_size", [5, 3, 7])
+def test_gaussian_blur_fast_path_is_torchs_conv_bit_for_bit(shape, kernel_size):
+    """The CPU fast path (cv2.filter2D on the reflect-padded image; RGB, 5x5) gives torch's depthwise conv2d
+    exactly; other cases take torch's path."""
+    import torch
+
+    from benchmarks.metrics.reference import _blur_kernel, _blur_torch, gaussian_blur
+
+    x = torch.from_numpy(np.random.default_rng(sum(shape) + kernel_size).random(shape, dtype=np.float32))
+    fast = gaussian_blur(x, kernel_size, 1.1)
+    assert fast.shape == x.shape and fast.is_contiguous()
+    assert torch.equal(fast, _blur_torch(x, _blur_kernel(kernel_size, 1.1, x)))
