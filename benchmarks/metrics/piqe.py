@@ -18,24 +18,39 @@ reference the LSVD leaderboard quotes), so that values agree with it to well und
 * score ``100 * (1 + sum_active(artifact * (1 - var) + noisy * var)) / (1 + n_active)``.
 
 Lower is better; the range is [0, 100].
+
+The MSCN map is computed in float64, as MATLAB's original PIQE does. pyiqa 0.1.16 computes it in float32 (the
+7x7 taps accumulated row-major with fused multiply-adds), so in nearly flat windows ``E[Y^2] - mu^2`` cancels
+and a block decision can flip. E.g. on a synthetic 480x640 frame one edge segment's std is 0.0998368 in float64
+(an artifact) but 0.1000384 in pyiqa's float32, which moves the score by 0.479 (74.332 vs pyiqa's 73.853,
+0.65%); pyiqa's own code run in float64 gives 74.3319, with our block decisions. We keep float64.
+
+The block statistics are computed by Numba kernels (:mod:`benchmarks.metrics._piqe_kernels`), strip by strip,
+which reproduce the original numpy/OpenCV formulation operation for operation (evaluation and summation
+orders included), so their values, hence the block decisions, are bit-identical to it.
 """
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
+from benchmarks.metrics import _piqe_kernels as _k
 from benchmarks.metrics.base import METRICS, Metric, check_image
 
-BLOCK = 16
+BLOCK = _k.BLOCK
 ACTIVITY_THRESHOLD = 0.1
 IMPAIRED_THRESHOLD = 0.1
-SEGMENT = 6
+SEGMENT = _k.SEGMENT
 _EPS32 = float(np.finfo(np.float32).eps)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_YIQ_Y = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+# (v / 255) * w_c for the uint8 values v (float32, as numpy computes it per pixel), and v / 255 (grey)
+_U8 = np.arange(256, dtype=np.float32) / np.float32(255.0)
+_LUMA_TABLE = np.stack([_U8 * _YIQ_Y[0], _U8 * _YIQ_Y[1], _U8 * _YIQ_Y[2], _U8])
 
 
 def _gauss_1d(size: int = 7, sigma: float = 7.0 / 6.0) -> np.ndarray:
+    """Normalised Gaussian taps (exactly symmetric, as the kernels' column filter assumes)."""
     x = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
     g = np.exp(-(x * x) / (2.0 * sigma * sigma))
     return g / g.sum()
@@ -44,64 +59,45 @@ def _gauss_1d(size: int = 7, sigma: float = 7.0 / 6.0) -> np.ndarray:
 _GAUSS = _gauss_1d()
 
 
-def _luminance(image: np.ndarray) -> np.ndarray:
-    """``round(255 * Y / max Y)`` as float64 ``(H, W)`` from an RGB or grey image, uint8 or float in [0, 1]."""
+def _prepared(image: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``(img, scale)``: the image as uint8 (``scale``) or float32 ``(H, W, C)``, C = 1 (grey) or >= 3 (RGB)."""
     img = check_image(image)
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[..., 0]
     if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (3, 4)):
         raise ValueError(f"piqe expects an (H, W, 3) RGB or (H, W) grey image, got shape {img.shape}")
-    x = img.astype(np.float32) / np.float32(255.0) if img.dtype == np.uint8 else img.astype(np.float32)
-    if x.ndim == 3:
-        w = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        y = x[..., 0] * w[0] + x[..., 1] * w[1] + x[..., 2] * w[2]
-    else:
-        y = x
-    ymax = float(y.max())
-    if ymax <= 0.0:
-        return np.zeros(y.shape, dtype=np.float64)
-    return np.round(np.float32(255.0) * (y / np.float32(ymax))).astype(np.float64)
-
-
-def _std_unbiased(x: np.ndarray, axis: tuple[int, ...] | int) -> np.ndarray:
-    return np.std(x, axis=axis, ddof=1)
+    scale = img.dtype == np.uint8
+    if not scale:
+        img = img.astype(np.float32)
+    return (img[..., None] if img.ndim == 2 else img), scale
 
 
 def piqe_blocks(image: np.ndarray) -> dict[str, np.ndarray | float]:
     """PIQE score plus its per-block maps (``active``, ``artifact``, ``noisy``, ``variance``; block grid)."""
-    y = _luminance(image)
-    h, w = y.shape
+    img, scale = _prepared(image)
+    h, w = img.shape[:2]
     if h < BLOCK or w < BLOCK:
         raise ValueError(f"piqe needs an image of at least {BLOCK}x{BLOCK} pixels, got {h}x{w}")
-    # pyiqa pads by H % 16 / W % 16 (half-sample symmetric), then scores the complete blocks only.
-    y = np.pad(y, ((0, h % BLOCK), (0, w % BLOCK)), mode="symmetric")
-    mu = cv2.sepFilter2D(y, cv2.CV_64F, _GAUSS, _GAUSS, borderType=cv2.BORDER_REPLICATE)
-    m2 = cv2.sepFilter2D(y * y, cv2.CV_64F, _GAUSS, _GAUSS, borderType=cv2.BORDER_REPLICATE)
-    sd = np.sqrt(np.abs(m2 - mu * mu) + _EPS32)
-    norm = (y - mu) / (sd + 1.0)
-
-    nr, nc = norm.shape[0] // BLOCK, norm.shape[1] // BLOCK
-    blocks = norm[: nr * BLOCK, : nc * BLOCK].reshape(nr, BLOCK, nc, BLOCK).transpose(0, 2, 1, 3)
-    var = np.var(blocks, axis=(2, 3), ddof=1)
+    ymax = float(_k.luma_max(img, scale, _LUMA_TABLE, _YIQ_Y))
+    nr, nc = (h + h % BLOCK) // BLOCK, (w + w % BLOCK) // BLOCK
+    var = np.empty((nr, nc), dtype=np.float64)
+    c_std = np.empty((nr, nc), dtype=np.float64)
+    s_std = np.empty((nr, nc), dtype=np.float64)
+    artifact = np.empty((nr, nc), dtype=np.bool_)
+    # luminance round(255 Y / max Y), padded by H % 16 / W % 16 (half-sample symmetric) as pyiqa does; MSCN map;
+    # per complete 16x16 block: variance, std of the centre columns 7, 8 and of every column except 7 and 9
+    # (pyiqa's indexing), whether some 6-pixel edge segment has std < 0.1
+    _k.block_stats(img, scale, _LUMA_TABLE, _YIQ_Y, ymax, _GAUSS, _EPS32, IMPAIRED_THRESHOLD,
+                   var, c_std, s_std, artifact)
     active = var > ACTIVITY_THRESHOLD
 
-    # noise criterion: centre columns 7, 8 vs every column except 7 and 9 (pyiqa's indexing)
+    # noise criterion
     sigma = np.sqrt(var)
-    centre = blocks[..., 7:9]
-    surround = blocks[..., [c for c in range(BLOCK) if c not in (7, 9)]]
-    c_std = _std_unbiased(centre, (2, 3))
-    s_std = _std_unbiased(surround, (2, 3))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = c_std / s_std
         ratio = np.nan_to_num(ratio, nan=0.0, posinf=_FLOAT32_MAX)
         beta = np.abs(sigma - ratio) / np.maximum(sigma, ratio)
         noisy = sigma > 2.0 * beta
-
-    # noticeable-distortion criterion: any 6-pixel edge segment with std < 0.1
-    edges = np.stack([blocks[:, :, 0, :], blocks[:, :, :, BLOCK - 1],
-                      blocks[:, :, BLOCK - 1, :], blocks[:, :, :, 0]], axis=2)  # (nr, nc, 4, 16)
-    segs = np.lib.stride_tricks.sliding_window_view(edges, SEGMENT, axis=-1)  # (nr, nc, 4, 11, 6)
-    artifact = (_std_unbiased(segs, -1) < IMPAIRED_THRESHOLD).any(axis=(2, 3))
 
     act = active.astype(np.float64)
     dist = act * artifact * (1.0 - var) + act * noisy * var
