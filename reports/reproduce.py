@@ -64,7 +64,9 @@ REAL_METHODS = ("selfsvd", "dcp", "cap", "clahe", "msrcr")
 PUBLISHED_OUTPUTS = ("CycleGAN", "FastCUT", "Cycle-Dehaze", "Colores", "DeSmoke-LAP")
 REAL_METRICS = ("aligned_psnr", "aligned_ssim", "niqe", "brisque", "piqe", "fade", "periodic_energy", "warp_error")
 REAL_CLIP_FRAMES = 10  # training clips cut from each 50-frame DeSmoke-LAP video (README, "Your own smoky videos")
-PERF_SCRIPTS = ("prepare", "synthetic", "masks", "smoke_detection", "models", "metrics")
+#: The scripts of the perf stage, with their arguments; the throughput's "before" is the last commit before issue 18.
+PERF_SCRIPTS = {"prepare": (), "synthetic": (), "masks": (), "smoke_detection": (), "models": (), "metrics": (),
+                "throughput": ("--baseline", "0bf84ca")}
 STAGE_FILE = "reproduce.json"
 MAIN_COMMAND_FILE = "main_command.json"
 DEFAULT_REAL_DATA = "../shared/data/desmoke-lap"
@@ -162,9 +164,9 @@ def run_real(opts: Options) -> None:
 
 def run_perf(opts: Options) -> None:
     env = {**os.environ, "LSVD_THREADS": str(opts.threads)}
-    for script in PERF_SCRIPTS:
-        log.info("perf: python -m benchmarks.perf.%s", script)
-        subprocess.run([sys.executable, "-m", f"benchmarks.perf.{script}"], check=True, env=env)
+    for script, args in PERF_SCRIPTS.items():
+        log.info("perf: python -m benchmarks.perf.%s %s", script, " ".join(args))
+        subprocess.run([sys.executable, "-m", f"benchmarks.perf.{script}", *args], check=True, env=env)
     _time_main_command(opts)
 
 
