@@ -16,7 +16,7 @@ from reports.perf_table import render_perf_table
 #: Frozen copies of the records (as of commit 5bfee70): the tests pin their rendering, so they must not follow
 #: benchmarks/perf/results, which every perf run rewrites.
 COMMITTED = Path(__file__).resolve().parent / "data" / "perf"
-NAMES = ("prepare", "synthetic", "masks", "smoke_detection", "models", "metrics")
+NAMES = ("prepare", "synthetic", "masks", "smoke_detection", "models", "metrics", "throughput")
 MAIN = {"seconds": 472.4, "seed": 0, "identical": True}
 #: Row prefixes (the "what" column), in order; the main command's row only with ``main_command``.
 ROWS = [
@@ -31,6 +31,7 @@ ROWS = [
     ("models", "SelfSVD training on CPU"),
     ("models", "the same training iteration"),
     ("metrics", "no-reference metrics per frame"),
+    ("throughput", "benchmark end to end at 1080x1920"),
     (None, "the README's main command"),
     ("gpu", "SelfSVD on GPU"),
 ]
@@ -186,7 +187,7 @@ def _perturb(node: Any) -> Any:
 
 def _numbers(figure: str) -> list[str]:
     """The numbers of a figure, less those named by JSON keys (sizes, 1080p, ±1 frame, a clip's 49 masks)."""
-    figure = re.sub(r"\d+x\d+|\b\d+p\b|±\d+|\(\d+ masks\)", "", figure)
+    figure = re.sub(r"\d+x\d+|\b\d+p\b|±\d+|\(\d+ masks\)|commit [0-9a-f]{7}", "", figure)
     return re.findall(r"\d[\d,]*(?:\.\d+)?", figure)
 
 
@@ -275,15 +276,47 @@ def test_main_command_row(results: Path) -> None:
 
 
 def test_unavailable_metric_reference(tmp_path: Path) -> None:
-    _save(tmp_path, "metrics", {"figures": {"sizes_hxw": ["480x640"], "metrics": {
-        "niqe": {"480x640": {"ours_best_ms": 26.23, "reference": "unavailable: no pyiqa venv at /tmp/pyiqa-venv"}},
-        "piqe": {"480x640": {"ours_best_ms": 11.26, "reference_best_ms": 19.6, "ratio_reference_over_ours": 1.74,
-                             "rel_diff": 3.31e-06, "within_1pct": True}},
+    _save(tmp_path, "metrics", {"figures": {"sizes_hxw": ["1080x1920"], "metrics": {
+        "niqe": {"1080x1920": {"ours_best_ms": 26.23, "reference": "unavailable: no pyiqa venv at /tmp/pyiqa-venv"}},
+        "piqe": {"1080x1920": {"ours_best_ms": 11.26, "reference_best_ms": 69.6, "ratio_reference_over_ours": 6.18,
+                               "rel_diff": 3.31e-06, "within_1pct": True}},
     }}})
     row = _row(render_perf_table(tmp_path), "no-reference metrics")
     assert "NIQE 26.2 ms, reference unavailable: no pyiqa venv at /tmp/pyiqa-venv" in row[1]
-    assert "PIQE 11.3 vs 19.6 ms (1.74x)" in row[1]
+    assert "PIQE 11.3 vs 69.6 ms (6.2x)" in row[1]
     assert row[2].endswith(": met where measured")
+
+
+def test_metrics_target_only_at_720p_and_1080p(tmp_path: Path) -> None:
+    """A ratio under the target at a size the target does not name gives no verdict; at 1080p it fails it."""
+    def record(ratio_1080: float) -> dict[str, Any]:
+        return {"figures": {"sizes_hxw": ["480x640", "1080x1920"], "metrics": {"fade": {
+            "480x640": {"ours_best_ms": 40.0, "reference_best_ms": 80.0, "ratio_reference_over_ours": 2.0,
+                        "rel_diff": 1e-6, "within_1pct": True},
+            "1080x1920": {"ours_best_ms": 100.0, "reference_best_ms": 100.0 * ratio_1080,
+                          "ratio_reference_over_ours": ratio_1080, "rel_diff": 1e-6, "within_1pct": True}}}}}
+
+    _save(tmp_path, "metrics", record(5.5))
+    assert _row(render_perf_table(tmp_path), "no-reference metrics")[2].endswith("1080p: met")
+    _save(tmp_path, "metrics", record(4.5))
+    assert _row(render_perf_table(tmp_path), "no-reference metrics")[2].endswith("**not met**")
+
+
+def test_throughput_row(results: Path) -> None:
+    fig = _load(results, "throughput")["figures"]
+    row = _row(render_perf_table(results), "benchmark end to end at 1080x1920")
+    ident = fig["results"]["1080x1920"]["identity"]
+    before, after = ident["baseline"]["fps"], ident["ours"]["fps"]
+    assert row[1].startswith(f"identity {before:.2f} -> {after:.2f} ({after / before:.1f}x) [flows 1,404 ms")
+    assert row[1].index("identity") < row[1].index("dcp") < row[1].index("selfsvd")  # the workload's order
+    assert "before: commit 0bf84ca, in the same run" in row[1] and row[2] == "figures only"
+    doc = _load(results, "throughput")
+    doc["figures"]["baseline"] = None
+    for rec in doc["figures"]["results"]["1080x1920"].values():
+        rec.pop("baseline")
+    _save(results, "throughput", doc)
+    row = _row(render_perf_table(results), "benchmark end to end at 1080x1920")
+    assert row[1].startswith(f"identity {after:.2f} [") and "->" not in row[1] and "before" not in row[1]
 
 
 def test_gpu_row(results: Path) -> None:
