@@ -1068,7 +1068,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed of the run and of the automatic training of learned methods (default 0)")
     p.add_argument("--workers", type=int, default=0,
                    help="processes scoring clips in parallel, each with --threads / N threads (default 0: one per "
-                   "thread, or $LSVD_WORKERS; the values do not depend on it)")
+                   "thread, or $LSVD_WORKERS; values depend on the threads each process gets, see the README)")
     p.add_argument("--num-shards", type=int, default=1)
     p.add_argument("--shard-index", type=int, default=0)
     p.add_argument("--merge", action="store_true", help="build the tables from the cache only (after sharded runs)")
